@@ -1,0 +1,84 @@
+"""The safemap web app: Flask application factory, blueprints, map builders."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, send_from_directory
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, NotFound
+
+from geo.workspace import resolve_home
+from webmap.errors import InvalidAPIUsage
+
+ASSETS_DIR = Path(__file__).parent / "assets" / "node_modules"
+# Only these folders of the npm install are served.
+SERVED_ASSET_DIRS = (
+    "leaflet/dist/",
+    "leaflet.markercluster/dist/",
+    "@geoman-io/leaflet-geoman-free/dist/",
+)
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure an instance of the safemap web app.
+
+    Parameters
+    ----------
+    test_config : dict, optional
+        Settings that replace the defaults and the environment (tests pass
+        ``{"TESTING": True, "WORKSPACE": tmp_path}``).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("SAFEMAP_SECRET_KEY") or secrets.token_hex(32),
+        WORKSPACE=str(resolve_home()),
+        JSON_SORT_KEYS=False,
+    )
+    if test_config is not None:
+        app.config.update(test_config)
+
+    from webmap import api, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp, url_prefix="/api")
+
+    @app.get("/vendor/<path:filename>")
+    def vendor(filename: str) -> ResponseReturnValue:
+        if not filename.startswith(SERVED_ASSET_DIRS):
+            raise NotFound()
+        response = send_from_directory(ASSETS_DIR, filename, max_age=86400)
+        return response
+
+    @app.errorhandler(InvalidAPIUsage)
+    def invalid_api_usage(exc: InvalidAPIUsage) -> ResponseReturnValue:
+        return jsonify(exc.to_dict()), exc.status_code
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        from flask import request
+
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.description, status=exc.code), exc.code or 500
+        return exc
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: https://tile.openstreetmap.org; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -33,9 +33,11 @@ class LazyGroup(click.Group):
     """A click group that imports a subcommand only when it is invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the command names, sorted."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command ``cmd_name`` (None when unknown)."""
         if cmd_name not in COMMANDS:
             return None
         target, _ = COMMANDS[cmd_name]
@@ -50,6 +52,7 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their one-line help, without importing them."""
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

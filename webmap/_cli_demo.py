@@ -1,0 +1,100 @@
+"""``safemap demo`` and ``safemap serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+DEMO_FEED_ORDER = (
+    # venues before check-ins and assessments: a check-in inherits its venue's place
+    "venues",
+    "workers",
+    "cases",
+    "contacts",
+    "tests",
+    "declarations",
+    "checkins",
+    "movements",
+    "assessments",
+    "feedback",
+    "vaccinations",
+    "workforce",
+)
+
+_workspace_option = click.option(
+    "--workspace",
+    "workspace_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Workspace directory (default $SAFEMAP_HOME or ./workspace).",
+)
+
+
+@click.command("demo")
+@_workspace_option
+@click.option("--days", default=60, show_default=True, help="Days of synthetic feeds.")
+@click.option("--scale", default=0.05, show_default=True, help="Feed volume (1 = province scale).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the synthetic feeds.")
+@click.option("--no-serve", is_flag=True, help="Build the workspace and stop.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def demo(
+    workspace_dir: str | None,
+    days: int,
+    scale: float,
+    seed: int,
+    no_serve: bool,
+    host: str,
+    port: int,
+) -> None:
+    """Build the demo workspace and serve the safe-COVID map.
+
+    Steps, each through the same code path as production: synthetic feeds for every
+    surveillance feed over the real Bắc Ninh communes -> 'safemap ingest' of each
+    file -> 'safemap build' (cube) -> publish -> serve at http://HOST:PORT.
+    Running it again reuses what is already ingested (ingestion is idempotent).
+
+    Example:
+
+        safemap demo --workspace workspace --scale 0.05
+    """
+    from webmap.demo import build_demo
+
+    def say(message: str) -> None:
+        click.echo(message)
+
+    try:
+        build_demo(workspace_dir, days=days, scale=scale, seed=seed, report=say)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not no_serve:
+        _serve(workspace_dir, host, port)
+
+
+@click.command("serve")
+@_workspace_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(workspace_dir: str | None, host: str, port: int) -> None:
+    """Serve the web map of a workspace that has a published snapshot.
+
+    Example:
+
+        safemap serve --workspace workspace --port 5000
+    """
+    _serve(workspace_dir, host, port)
+
+
+def _serve(workspace_dir: str | None, host: str, port: int) -> None:
+    from geo.workspace import resolve_home
+    from webmap import create_app
+
+    home = resolve_home(workspace_dir)
+    if not (Path(home) / "published").exists():
+        raise click.ClickException(
+            f"nothing published in {home}; run 'safemap demo --no-serve --workspace {home}' first"
+        )
+    app = create_app({"WORKSPACE": str(home)})
+    click.echo(f"serving {home} at http://{host}:{port}  (Ctrl+C stops)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -1,0 +1,135 @@
+"""Published snapshots: the files the web app serves.
+
+``build_commune_layer`` is pure (cube and boundaries in, GeoDataFrame out);
+``write_snapshot`` and ``read_snapshot`` are the I/O edge. A snapshot is written to
+a temporary directory and renamed into place, so the app never reads half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+COMMUNES_FILE = "communes.geojson"
+META_FILE = "meta.json"
+SNAPSHOT_DIR = "current"
+
+
+def rolling_sum(values: xr.DataArray, *, window_days: int) -> xr.DataArray:
+    """Trailing ``window_days`` sum along ``date`` (partial windows at the start)."""
+    return values.rolling(date=window_days, min_periods=1).sum()
+
+
+def build_commune_layer(
+    cube: xr.Dataset,
+    communes: gpd.GeoDataFrame,
+    *,
+    date: str | pd.Timestamp | None = None,
+    window_days: int = 7,
+) -> gpd.GeoDataFrame:
+    """Per-commune public indicators on ``date`` (default: the cube's last day).
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        The cube (``geo.cube.build_cube``), with ``cases`` over ``(date, commune)``.
+    communes : GeoDataFrame
+        The boundary set, indexed by ``commune_code``.
+    date : date-like, optional
+        Day the indicators are computed for.
+    window_days : int
+        Length of the trailing window of ``cases_7d``.
+
+    Returns
+    -------
+    GeoDataFrame
+        Index ``commune_code``; columns ``commune_name``, ``district_name``, ``population``,
+        ``cases_7d``, ``incidence_7d_per_100k`` (NaN where the population is unknown),
+        ``cases_total``, ``date``, ``geometry``.
+
+    Raises
+    ------
+    ValueError
+        When ``date`` lies outside the cube.
+    """
+    day = pd.Timestamp(date) if date is not None else pd.Timestamp(cube["date"].values[-1])
+    first, last = pd.Timestamp(cube["date"].values[0]), pd.Timestamp(cube["date"].values[-1])
+    if not first <= day <= last:
+        raise ValueError(
+            f"date {day.date()} is outside the cube ({first.date()} to {last.date()}); "
+            "pick a date in that range"
+        )
+    cases = cube["cases"].sel(date=slice(None, day))
+    cases_7d = rolling_sum(cases, window_days=window_days).isel(date=-1)
+    frame = pd.DataFrame(
+        {
+            "cases_7d": cases_7d.to_series(),
+            "cases_total": cases.sum("date").to_series(),
+        }
+    )
+    out = communes[["commune_name", "district_name", "population", "geometry"]].join(frame)
+    out["cases_7d"] = out["cases_7d"].fillna(0).astype(int)
+    out["cases_total"] = out["cases_total"].fillna(0).astype(int)
+    population = pd.to_numeric(out["population"], errors="coerce")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incidence = out["cases_7d"] / population.where(population > 0) * 100_000
+    out["incidence_7d_per_100k"] = incidence.round(1)
+    out["date"] = str(day.date())
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=communes.crs)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published snapshot as the app reads it."""
+
+    communes: gpd.GeoDataFrame
+    meta: dict[str, Any]
+
+
+def write_snapshot(published_dir: Path, communes: gpd.GeoDataFrame, meta: dict[str, Any]) -> Path:
+    """Write a snapshot atomically under ``published_dir/current`` and return its path."""
+    published_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=published_dir))
+    layer = communes.reset_index()
+    layer.to_file(staging / COMMUNES_FILE, driver="GeoJSON", COORDINATE_PRECISION=5)
+    (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+    target = published_dir / SNAPSHOT_DIR
+    previous = published_dir / ".previous"
+    if previous.exists():
+        shutil.rmtree(previous)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
+def read_snapshot(published_dir: Path) -> Snapshot:
+    """Read the current snapshot.
+
+    Raises
+    ------
+    FileNotFoundError
+        When nothing has been published yet, with the command that publishes.
+    """
+    current = published_dir / SNAPSHOT_DIR
+    if not (current / META_FILE).exists():
+        raise FileNotFoundError(
+            f"nothing published in {published_dir}; run 'safemap demo --no-serve' "
+            "or 'safemap build' first"
+        )
+    communes = gpd.read_file(current / COMMUNES_FILE)
+    communes["commune_code"] = communes["commune_code"].astype(str)
+    communes = communes.set_index("commune_code")
+    meta = json.loads((current / META_FILE).read_text("utf-8"))
+    return Snapshot(communes=communes, meta=meta)
