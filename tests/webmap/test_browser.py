@@ -1,0 +1,51 @@
+"""The public map in a real browser (Debian Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _open_map(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("path.leaflet-interactive", timeout=15_000)
+
+
+def test_public_map_draws_every_commune_and_the_legend(page, live_server) -> None:
+    _open_map(page, live_server + "/")
+    assert page.locator("path.leaflet-interactive").count() == 126
+    assert page.locator("#legend").is_visible()
+    assert "Dữ liệu đến" in page.inner_text("#as-of")
+    assert page.external_requests == []
+
+
+def test_clicking_a_commune_opens_a_popup_with_its_numbers(page, live_server) -> None:
+    _open_map(page, live_server + "/")
+    page.locator("path.leaflet-interactive").nth(10).click(force=True)
+    popup = page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+    text = popup.inner_text()
+    assert "Ca mắc 7 ngày" in text
+    assert "Dân số" in text
+
+
+def test_language_switch_turns_the_page_english(page, live_server) -> None:
+    _open_map(page, live_server + "/")
+    page.click("#lang-switch")
+    page.wait_for_selector("path.leaflet-interactive")
+    assert "Safe-COVID map" in page.inner_text("h1")
+    assert "Data as of" in page.inner_text("#as-of")
+
+
+def test_map_is_usable_on_a_phone_viewport(browser, live_server) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = context.new_page()
+        _open_map(page, live_server + "/")
+        box = page.locator(".folium-map").bounding_box()
+        assert box is not None and box["width"] >= 380 and box["height"] >= 500
+        assert page.locator("#lang-switch").is_visible()
+    finally:
+        context.close()
