@@ -271,8 +271,9 @@ def _validate_communes(communes: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
     codes = raw_codes.to_numpy(dtype=object)
     for position, code in enumerate(codes):
         if not isinstance(code, str) or code == "":
+            shown = "missing" if code is None or code is pd.NA or code != code else repr(code)
             raise AssignmentError(
-                f"communes row {position + 1}: commune_code is {code!r}, expected a non-empty "
+                f"communes row {position + 1}: commune_code is {shown}, expected a non-empty "
                 "string such as '09163'; convert codes with .astype(str).str.zfill(5)."
             )
     duplicated = raw_codes[raw_codes.duplicated()]
