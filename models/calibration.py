@@ -27,7 +27,9 @@ observed day, which :func:`ensemble_initial_state` and :func:`ensemble_beta` tur
 of :func:`models.seir.simulate`.
 
 The reproduction number reported is ``R(t) = beta(t) * S(t) / N * D`` with ``D`` from
-:meth:`models.seir.SEIRParams.infectious_days_per_infection` (baseline detection included).
+:meth:`models.seir.SEIRParams.infectious_days_per_infection` for the daily-step model
+(``steps_per_day=1``, baseline detection included), so that ``R(t)`` is the mean number of
+infections caused by one infection under the conditions of day ``t`` in the fitted model.
 """
 
 from __future__ import annotations
@@ -256,7 +258,8 @@ def calibrate_transmission(
         row, col = np.argwhere(observed & (np.nan_to_num(values) < 0))[0]
         raise ModelInputError(
             f"cases: unit {cases['unit'].values[col]} on "
-            f"{pd.Timestamp(cases['date'].values[row]).date()} has {values[row, col]!r}; expected a count >= 0; fix the series"
+            f"{pd.Timestamp(cases['date'].values[row]).date()} has {float(values[row, col])}; "
+            f"expected a count >= 0; fix the series"
         )
     dates = pd.DatetimeIndex(cases["date"].values)
     if len(dates) < 2 * knot_spacing_days:
@@ -277,7 +280,7 @@ def calibrate_transmission(
     days = len(dates)
     knots = np.unique(np.append(np.arange(0, days, knot_spacing_days), days - 1)).astype(float)
     k = len(knots)
-    d_inf = params.infectious_days_per_infection()
+    d_inf = params.infectious_days_per_infection(steps_per_day=1)
     out: dict[str, list[np.ndarray]] = {
         name: []
         for name in (

@@ -52,7 +52,7 @@ def _codes(population: pd.Series) -> pd.Index:
     if (values <= 0).any() or not np.isfinite(values).all():
         i = int(np.argmax(~(values > 0) | ~np.isfinite(values)))
         raise ModelInputError(
-            f"population: commune {index[i]} has {values[i]!r}; expected a count > 0; "
+            f"population: commune {index[i]} has {float(values[i])}; expected a count > 0; "
             f"fix the population table"
         )
     return index

@@ -155,25 +155,37 @@ class SEIRParams:
         weight = pa * self.relative_infectiousness_asymptomatic + (1.0 - pa)
         return self.basic_reproduction_number / (weight * self.infectious_period_days)
 
-    def infectious_days_per_infection(self, isolation_rate_per_day: float = 0.0) -> float:
+    def infectious_days_per_infection(
+        self, isolation_rate_per_day: float = 0.0, *, steps_per_day: int | None = None
+    ) -> float:
         """Return the infectiousness-weighted days one infection spends transmitting (days).
 
         Parameters
         ----------
         isolation_rate_per_day : float
             Extra isolation rate from tracing (1/day), added to both detection rates.
+        steps_per_day : int, optional
+            None for the continuous-time model; an integer for the discrete model that
+            :func:`simulate` runs with that many steps a day, where a stay with exit rate
+            ``r`` lasts on average ``dt / (1 - exp(-r dt))`` days (longer than ``1 / r``).
 
         Returns
         -------
         float
-            ``p_a a / (gamma + delta_a + tau) + (1 - p_a) / (gamma + delta_s + tau)``; a
-            single commune's reproduction number is ``beta * s * `` this value.
+            Continuous: ``p_a a / (gamma + delta_a + tau) + (1 - p_a) / (gamma + delta_s +
+            tau)``; a single commune's reproduction number is ``beta * s *`` this value.
         """
         pa = self.asymptomatic_fraction
         g = self.recovery_rate_per_day
-        da = self.detection_rate_asymptomatic_per_day + isolation_rate_per_day
-        ds = self.detection_rate_symptomatic_per_day + isolation_rate_per_day
-        return pa * self.relative_infectiousness_asymptomatic / (g + da) + (1.0 - pa) / (g + ds)
+        rate_a = g + self.detection_rate_asymptomatic_per_day + isolation_rate_per_day
+        rate_s = g + self.detection_rate_symptomatic_per_day + isolation_rate_per_day
+        if steps_per_day is None:
+            stay_a, stay_s = 1.0 / rate_a, 1.0 / rate_s
+        else:
+            dt = 1.0 / steps_per_day
+            stay_a = dt / -math.expm1(-rate_a * dt)
+            stay_s = dt / -math.expm1(-rate_s * dt)
+        return pa * self.relative_infectiousness_asymptomatic * stay_a + (1.0 - pa) * stay_s
 
 
 # ----------------------------------------------------------------------------- initial state
@@ -223,7 +235,7 @@ def initial_state(
     if (pop < 0).any() or not np.isfinite(pop.to_numpy()).all():
         bad = pop[(pop < 0) | ~np.isfinite(pop)].index[0]
         raise ModelInputError(
-            f"population: commune {bad} has {pop[bad]!r}; expected a finite count >= 0; "
+            f"population: commune {bad} has {float(pop[bad])}; expected a finite count >= 0; "
             f"fix the population table"
         )
     state = pd.DataFrame(0.0, index=pop.index, columns=list(COMPARTMENTS))
@@ -241,7 +253,7 @@ def initial_state(
         if (s < 0).any():
             bad = s[s < 0].index[0]
             raise ModelInputError(
-                f"{name}: commune {bad} has {s[bad]!r}; expected a count >= 0; fix the seeds"
+                f"{name}: commune {bad} has {float(s[bad])}; expected a count >= 0; fix the seeds"
             )
         return s.reindex(pop.index, fill_value=0.0)
 
@@ -778,6 +790,7 @@ def next_generation_matrix(
     *,
     beta: xr.DataArray | float | None = None,
     susceptible: xr.DataArray | None = None,
+    steps_per_day: int | None = None,
 ) -> xr.DataArray:
     """Next-generation matrix of the linearised model (dense; for small systems).
 
@@ -793,6 +806,9 @@ def next_generation_matrix(
         Transmission rate per commune (1/day); default ``params.transmission_rate_per_day``.
     susceptible : xarray.DataArray, optional
         Effective susceptibles per commune (default: the population).
+    steps_per_day : int, optional
+        None for the continuous-time model, else the discrete model of :func:`simulate`
+        (see :meth:`SEIRParams.infectious_days_per_infection`).
 
     Returns
     -------
@@ -805,7 +821,8 @@ def next_generation_matrix(
     mix = _mixing_matrix(coupling, pop, communes)
     b = _vector(beta, params.transmission_rate_per_day, communes)
     s = pop if susceptible is None else susceptible.sel(commune=communes).to_numpy()
-    k = (b * s)[:, None] * mix * params.infectious_days_per_infection()
+    days = params.infectious_days_per_infection(steps_per_day=steps_per_day)
+    k = (b * s)[:, None] * mix * days
     return xr.DataArray(
         k,
         dims=("commune", "commune_source"),
@@ -845,8 +862,9 @@ def growth_rate_per_day(
     population: xr.DataArray,
     *,
     beta: xr.DataArray | float | None = None,
+    steps_per_day: int | None = None,
 ) -> float:
-    """Early exponential growth rate of the linearised continuous-time model (1/day).
+    """Early exponential growth rate of the linearised model (1/day).
 
     Parameters
     ----------
@@ -858,12 +876,16 @@ def growth_rate_per_day(
         Residents per commune, all susceptible.
     beta : xarray.DataArray or float, optional
         Transmission rate per commune (1/day).
+    steps_per_day : int, optional
+        None: the continuous-time model, the largest real part of the eigenvalues of the
+        Jacobian of ``(E, Ia, Is)`` at the disease-free state. An integer: the discrete model
+        that :func:`simulate` runs, ``steps_per_day * log(rho(A))`` with ``A`` the one-step
+        linearised map.
 
     Returns
     -------
     float
-        Largest real part of the eigenvalues of the Jacobian of ``(E, Ia, Is)`` at the
-        disease-free state: infections grow like ``exp(r t)``.
+        ``r`` such that infections grow like ``exp(r t)``.
     """
     communes = population["commune"].values.astype(str).astype(object)
     pop = population.to_numpy().astype(float)
@@ -873,13 +895,26 @@ def growth_rate_per_day(
     force = (b * pop)[:, None] * mix
     sigma, gamma = params.progression_rate_per_day, params.recovery_rate_per_day
     pa, rel_a = params.asymptomatic_fraction, params.relative_infectiousness_asymptomatic
+    rate_a = gamma + params.detection_rate_asymptomatic_per_day
+    rate_s = gamma + params.detection_rate_symptomatic_per_day
     eye = np.eye(n)
     jac = np.zeros((3 * n, 3 * n))
-    jac[:n, :n] = -sigma * eye
-    jac[:n, n : 2 * n] = rel_a * force
-    jac[:n, 2 * n :] = force
-    jac[n : 2 * n, :n] = pa * sigma * eye
-    jac[n : 2 * n, n : 2 * n] = -(gamma + params.detection_rate_asymptomatic_per_day) * eye
-    jac[2 * n :, :n] = (1 - pa) * sigma * eye
-    jac[2 * n :, 2 * n :] = -(gamma + params.detection_rate_symptomatic_per_day) * eye
-    return float(np.max(np.linalg.eigvals(jac).real))
+    if steps_per_day is None:
+        jac[:n, :n] = -sigma * eye
+        jac[:n, n : 2 * n] = rel_a * force
+        jac[:n, 2 * n :] = force
+        jac[n : 2 * n, :n] = pa * sigma * eye
+        jac[n : 2 * n, n : 2 * n] = -rate_a * eye
+        jac[2 * n :, :n] = (1 - pa) * sigma * eye
+        jac[2 * n :, 2 * n :] = -rate_s * eye
+        return float(np.max(np.linalg.eigvals(jac).real))
+    dt = 1.0 / steps_per_day
+    p_e, p_a, p_s = (-math.expm1(-r * dt) for r in (sigma, rate_a, rate_s))
+    jac[:n, :n] = (1 - p_e) * eye
+    jac[:n, n : 2 * n] = rel_a * force * dt
+    jac[:n, 2 * n :] = force * dt
+    jac[n : 2 * n, :n] = pa * p_e * eye
+    jac[n : 2 * n, n : 2 * n] = (1 - p_a) * eye
+    jac[2 * n :, :n] = (1 - pa) * p_e * eye
+    jac[2 * n :, 2 * n :] = (1 - p_s) * eye
+    return float(steps_per_day * np.log(np.max(np.abs(np.linalg.eigvals(jac)))))
