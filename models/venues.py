@@ -113,7 +113,7 @@ def venue_bands(
         i = bad[0]
         raise ModelInputError(
             f"row {i + 1} (venue {frame['venue_id'].iloc[i]!r}): field 'score' is "
-            f"{frame['score'].iloc[i]!r}; expected a number from 0 to 100 (2194 risk index)"
+            f"{frame['score'].iloc[i]}; expected a number from 0 to 100 (2194 risk index)"
         )
     as_of_ts = pd.Timestamp(as_of)
     work = pd.DataFrame(

@@ -191,8 +191,8 @@ def _worst_of(frame: pd.DataFrame, rules: RuleSet, notes: _Notes) -> np.ndarray:
         vals = _band_values(frame, rules, name, notes, everyone)
         parts[name] = np.array([np.nan if v is None else float(v) for v in vals])
     stacked = np.vstack([parts[c] for c in rules.worst_of])
-    with np.errstate(all="ignore"):
-        level = np.where(np.all(np.isnan(stacked), axis=0), np.nan, np.nanmax(stacked, axis=0))
+    worst = np.where(np.isnan(stacked), -np.inf, stacked).max(axis=0)
+    level = np.where(np.isinf(worst), np.nan, worst)
     for name in rules.worst_of:
         miss = np.isnan(parts[name])
         if name in rules.worst_of_required:
