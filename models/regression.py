@@ -1,0 +1,196 @@
+"""Regression risk models in the scikit-learn estimator contract.
+
+- :class:`NextWeekCasesModel`: next-7-day cases per commune, a statsmodels negative binomial
+  GLM with ``exposure=population`` (dispersion estimated by maximum likelihood first);
+  coefficients with intervals; predictions with intervals from ``get_prediction``.
+- :class:`UpturnClassifier`: probability that a commune's transmission level is higher
+  next week than this week (scikit-learn gradient boosting on the same features).
+
+``__init__`` stores hyperparameters only; ``fit`` returns ``self``; learned state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    HessianInversionWarning,
+    PerfectSeparationWarning,
+)
+
+from models.errors import ModelInputError
+from models.features import FEATURES
+
+# Decision 4800 criterion 1, new community cases per 100,000 per week: level 1 below 20,
+# level 4 from 150 (both graded NP/S); 20-50-150 middle cut-offs UNVERIFIED
+# (see docs/risk-rules.md). Used for the upturn target.
+TRANSMISSION_BANDS_PER_100K = (20.0, 50.0, 150.0)
+
+
+def transmission_level(cases_7d: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Level 1-4 of weekly cases per 100,000 on the 4800 criterion-1 bands (0 if no population)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incidence = np.where(population > 0, cases_7d / population * 1e5, np.nan)
+    level = 1 + np.searchsorted(np.asarray(TRANSMISSION_BANDS_PER_100K), incidence, side="right")
+    return np.where(np.isfinite(incidence), level, 0)
+
+
+def _design(X: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    missing = [f for f in features if f not in X.columns]
+    if missing:
+        raise ModelInputError(
+            f"X lacks the feature columns {missing}; build X with models.features.commune_features"
+        )
+    return sm.add_constant(X[list(features)].astype(float), has_constant="add")
+
+
+class NextWeekCasesModel(RegressorMixin, BaseEstimator):
+    """Negative binomial GLM of next-week cases with population exposure.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Feature columns of ``X`` (default :data:`models.features.FEATURES`); columns that are
+        constant in the training data are dropped at fit (``features_in_`` lists the kept ones).
+    alpha : float, optional
+        NB dispersion (variance = mu + alpha mu^2); estimated by maximum likelihood when None.
+    """
+
+    def __init__(self, features: Sequence[str] = FEATURES, alpha: float | None = None) -> None:
+        self.features = features
+        self.alpha = alpha
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Sequence[float] | np.ndarray | pd.Series,
+        exposure: Sequence[float] | np.ndarray | None = None,
+    ):
+        """Fit on features ``X``, next-week counts ``y`` and ``exposure`` (default X.population).
+
+        Rows with no population are left out (their rate is undefined).
+        """
+        y_arr = np.asarray(y, dtype=float)
+        if len(y_arr) != len(X):
+            raise ModelInputError(f"X has {len(X)} rows but y has {len(y_arr)}; align them")
+        if np.any(y_arr < 0) or not np.all(np.isfinite(y_arr)):
+            raise ModelInputError("y has negative or missing counts; counts must be >= 0")
+        expo = np.asarray(X["population"] if exposure is None else exposure, dtype=float)
+        keep = expo > 0
+        design = _design(X, self.features)[keep]
+        varying = [c for c in design.columns if c == "const" or design[c].std() > 0]
+        design = design[varying]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            warnings.simplefilter("always", PerfectSeparationWarning)
+            warnings.simplefilter("always", RuntimeWarning)
+            warnings.simplefilter("always", HessianInversionWarning)
+            if self.alpha is None:
+                nb = sm.NegativeBinomial(y_arr[keep], design, exposure=expo[keep]).fit(
+                    disp=0, maxiter=200
+                )
+                alpha = float(np.clip(nb.params.iloc[-1], 1e-6, 1e3))
+            else:
+                alpha = float(self.alpha)
+            family = sm.families.NegativeBinomial(alpha=alpha)
+            result = sm.GLM(y_arr[keep], design, family=family, exposure=expo[keep]).fit()
+        self.fit_warnings_ = [str(w.message) for w in caught]
+        self.alpha_ = alpha
+        self.result_ = result
+        self.features_in_ = [c for c in varying if c != "const"]
+        self.coef_ = result.params
+        return self
+
+    def coefficients(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Coefficients (log rate ratios) with ``1 - alpha`` intervals and p-values."""
+        check_is_fitted(self)
+        ci = self.result_.conf_int(alpha=alpha)
+        return pd.DataFrame(
+            {
+                "coef": self.result_.params,
+                "lower": ci.iloc[:, 0],
+                "upper": ci.iloc[:, 1],
+                "p_value": self.result_.pvalues,
+            }
+        )
+
+    def predict_frame(self, X: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+        """Predict next-week cases with ``1 - alpha`` intervals (``summary_frame`` columns)."""
+        check_is_fitted(self)
+        expo = np.asarray(X["population"], dtype=float)
+        design = _design(X, self.features_in_)
+        safe = np.where(expo > 0, expo, 1.0)
+        frame = self.result_.get_prediction(design, exposure=safe).summary_frame(alpha=alpha)
+        frame.index = X.index
+        frame.loc[expo <= 0, :] = 0.0
+        return frame[["mean", "mean_ci_lower", "mean_ci_upper"]]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict the expected next-week cases."""
+        return self.predict_frame(X)["mean"].to_numpy()
+
+
+class UpturnClassifier(ClassifierMixin, BaseEstimator):
+    """Probability that a commune's transmission level rises next week.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Feature columns of ``X``.
+    C : float
+        Inverse L2 regularisation strength of the logistic regression.
+    class_weight : {"balanced"} or None
+        Upturns are rare; "balanced" weighs them up.
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str] = FEATURES,
+        C: float = 1.0,
+        class_weight: str | None = "balanced",
+    ) -> None:
+        self.features = features
+        self.C = C
+        self.class_weight = class_weight
+
+    def fit(self, X: pd.DataFrame, y: Sequence[int] | np.ndarray):
+        """Fit on features and 0/1 labels (1 = level higher next week)."""
+        labels = np.asarray(y, dtype=int)
+        if len(labels) != len(X):
+            raise ModelInputError(f"X has {len(X)} rows but y has {len(labels)}; align them")
+        self.classes_ = np.unique(labels)
+        self.constant_ = None
+        if len(self.classes_) < 2:
+            # one class only (e.g. no upturn in the training period): predict its rate
+            self.constant_ = float(labels.mean()) if len(labels) else 0.0
+            return self
+        self.model_: Pipeline = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=1000),
+        ).fit(_design(X, self.features).drop(columns="const"), labels)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Columns: P(no rise), P(rise)."""
+        check_is_fitted(self, "classes_")
+        if self.constant_ is not None:
+            p = np.full(len(X), self.constant_)
+            return np.column_stack([1 - p, p])
+        proba: np.ndarray = self.model_.predict_proba(
+            _design(X, self.features).drop(columns="const")
+        )
+        return proba
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where a rise is more likely than not."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
