@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("webmap._cli_demo:serve", "Serve the web map for a workspace."),
     "rt": ("models.cli:rt", "Estimate Rt from a tidy daily case CSV."),
     "risk": ("models.cli:risk", "Score communes under an official rule set."),
+    "evaluate-risk": (
+        "models._cli_evaluate:evaluate_risk",
+        "Rolling-origin scores of the risk models vs the naive ranking.",
+    ),
     "backtest": ("forecast.cli:backtest", "Rolling-origin quantile forecasts of a tidy series."),
     "score": ("forecast.cli:score", "WIS, relative WIS and coverage of hub forecasts."),
 }
