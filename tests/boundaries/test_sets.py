@@ -185,3 +185,20 @@ def test_read_attribution_joins_lines() -> None:
 def test_read_attribution_errors(section: str, match: str) -> None:
     with pytest.raises(BoundaryError, match=match):
         read_attribution(section, SOURCES)
+
+
+def test_report_is_shared_not_deep_copied_by_pandas() -> None:
+    gdf = load_boundary_set("bac-ninh-2021")
+    derived = gdf[gdf["population"] > 0]
+    assert derived.attrs["repair_report"] is gdf.attrs["repair_report"]
+    assert isinstance(derived.attrs["repair_report"], list)
+    assert derived.attrs["repair_report"][0].keys() == {"kind", "from_code", "to_code", "area_km2"}
+
+
+def test_cache_cleanup_keeps_other_sets_with_a_common_prefix(tmp_path: Path) -> None:
+    write_boundary_set(squares_file(), tmp_path, "tiny")
+    write_boundary_set(squares_file(), tmp_path, "tiny-2")
+    load_boundary_set("tiny-2", workspace_dir=tmp_path)
+    load_boundary_set("tiny", workspace_dir=tmp_path)
+    names = sorted(p.name for p in (tmp_path / "boundaries" / ".cache").glob("*.parquet"))
+    assert [n.rsplit("-", 1)[0] for n in names] == ["tiny", "tiny-2"]
