@@ -45,15 +45,9 @@ class Grid(NamedTuple):
     cell_deg: float
     ncols: int
     nrows: int
-    cell_value: npt.NDArray[np.int32]  # (nrows * ncols,)
-    cover: npt.NDArray[np.int32]  # (n_boundary,)
-    cand_ptr: npt.NDArray[np.int64]  # (n_boundary + 1,)
-    cand_poly: npt.NDArray[np.int32]  # (n_candidates,)
-    cand_start: npt.NDArray[np.int64]  # (n_candidates,) into row_edges
-    cand_end: npt.NDArray[np.int64]
-    row_ptr: npt.NDArray[np.int64]  # (nrows + 1,) into row_edges
-    row_edges: npt.NDArray[np.float64]  # (m, 4): x0, y0, x1, y1 with y0 < y1, sorted by row, poly
-    row_edge_poly: npt.NDArray[np.int32]  # (m,)
+    n_boundary: int
+    cell_value: npt.NDArray[np.int32]  # (nrows * ncols,): polygon, -1, or -2 - offset
+    cell_data: npt.NDArray[np.float64]  # packed boundary-cell records (see _pack_cells)
 
 
 @numba.njit(cache=True)
@@ -255,22 +249,89 @@ def build_grid(
         cand_ptr,
         pair_poly,
     )
+    cell_data = _pack_cells(
+        xmin,
+        cell_deg,
+        ncols,
+        pad,
+        boundary_cells,
+        cover,
+        cand_ptr,
+        pair_poly,
+        cand_start,
+        cand_end,
+        row_edges,
+        cell_value,
+    )
     return Grid(
         x0=xmin,
         y0=ymin,
         cell_deg=cell_deg,
         ncols=ncols,
         nrows=nrows,
+        n_boundary=len(boundary_cells),
         cell_value=cell_value,
-        cover=cover,
-        cand_ptr=cand_ptr,
-        cand_poly=pair_poly,
-        cand_start=cand_start,
-        cand_end=cand_end,
-        row_ptr=row_ptr,
-        row_edges=row_edges,
-        row_edge_poly=row_edge_poly,
+        cell_data=cell_data,
     )
+
+
+@numba.njit(cache=True)
+def _pack_cells(
+    x0: float,
+    cell: float,
+    ncols: int,
+    pad: float,
+    boundary_cells: npt.NDArray[np.int64],
+    cover: npt.NDArray[np.int32],
+    cand_ptr: npt.NDArray[np.int64],
+    cand_poly: npt.NDArray[np.int32],
+    cand_start: npt.NDArray[np.int64],
+    cand_end: npt.NDArray[np.int64],
+    row_edges: npt.NDArray[np.float64],
+    cell_value: npt.NDArray[np.int32],
+) -> npt.NDArray[np.float64]:
+    """Pack each boundary cell into one contiguous record, so a lookup touches one place.
+
+    Record: ``cover, n_candidates`` then per candidate ``polygon, n_edges`` and ``n_edges``
+    rows ``x0, y0, x1, y1`` (the candidate's row-strip edges that reach the cell's west side;
+    edges entirely west of the cell can never be right of a point in it). Integers are stored
+    as float64 (exact below 2**53).
+    """
+    n_boundary = boundary_cells.shape[0]
+    offsets = np.empty(n_boundary + 1, dtype=np.int64)
+    offsets[0] = 0
+    for b in range(n_boundary):
+        cxmin = x0 + (boundary_cells[b] % ncols) * cell - pad
+        size = 2
+        for j in range(cand_ptr[b], cand_ptr[b + 1]):
+            size += 2
+            for k in range(cand_start[j], cand_end[j]):
+                if max(row_edges[k, 0], row_edges[k, 2]) >= cxmin:
+                    size += 4
+        offsets[b + 1] = offsets[b] + size
+    data = np.empty(offsets[n_boundary], dtype=np.float64)
+    for b in range(n_boundary):
+        cxmin = x0 + (boundary_cells[b] % ncols) * cell - pad
+        pos = offsets[b]
+        data[pos] = cover[b]
+        data[pos + 1] = cand_ptr[b + 1] - cand_ptr[b]
+        pos += 2
+        for j in range(cand_ptr[b], cand_ptr[b + 1]):
+            data[pos] = cand_poly[j]
+            count_pos = pos + 1
+            pos += 2
+            count = 0
+            for k in range(cand_start[j], cand_end[j]):
+                if max(row_edges[k, 0], row_edges[k, 2]) >= cxmin:
+                    data[pos] = row_edges[k, 0]
+                    data[pos + 1] = row_edges[k, 1]
+                    data[pos + 2] = row_edges[k, 2]
+                    data[pos + 3] = row_edges[k, 3]
+                    pos += 4
+                    count += 1
+            data[count_pos] = count
+        cell_value[boundary_cells[b]] = -2 - offsets[b]
+    return data
 
 
 @numba.njit(cache=True, parallel=True)
@@ -283,12 +344,7 @@ def _lookup_kernel(
     ncols: int,
     nrows: int,
     cell_value: npt.NDArray[np.int32],
-    cover: npt.NDArray[np.int32],
-    cand_ptr: npt.NDArray[np.int64],
-    cand_poly: npt.NDArray[np.int32],
-    cand_start: npt.NDArray[np.int64],
-    cand_end: npt.NDArray[np.int64],
-    row_edges: npt.NDArray[np.float64],
+    data: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.int32]:
     n = lon.shape[0]
     out = np.empty(n, dtype=np.int32)
@@ -308,23 +364,28 @@ def _lookup_kernel(
         if v >= -1:
             out[i] = v
             continue
-        b = -2 - v
-        best = cover[b]
-        for j in range(cand_ptr[b], cand_ptr[b + 1]):
-            p = cand_poly[j]
+        pos = -2 - np.int64(v)
+        best = np.int32(data[pos])
+        n_cand = np.int64(data[pos + 1])
+        pos += 2
+        for _ in range(n_cand):
+            p = np.int32(data[pos])
+            n_edges = np.int64(data[pos + 1])
+            pos += 2
             if p >= best:
                 break
-            inside = False
-            for k in range(cand_start[j], cand_end[j]):
-                ey0 = row_edges[k, 1]
-                ey1 = row_edges[k, 3]
-                if ey0 <= py < ey1:
-                    ex0 = row_edges[k, 0]
-                    ex1 = row_edges[k, 2]
-                    det = (ex1 - ex0) * (py - ey0) - (px - ex0) * (ey1 - ey0)
-                    if det > 0.0:
-                        inside = not inside
-            if inside:
+            # Branch-free half-open crossing count (the y test is unpredictable near vertices).
+            crossings = 0
+            for e in range(n_edges):
+                q = pos + 4 * e
+                ex0 = data[q]
+                ey0 = data[q + 1]
+                ex1 = data[q + 2]
+                ey1 = data[q + 3]
+                det = (ex1 - ex0) * (py - ey0) - (px - ex0) * (ey1 - ey0)
+                crossings += (ey0 <= py) & (py < ey1) & (det > 0.0)
+            pos += 4 * n_edges
+            if crossings & 1:
                 best = p
                 break
         out[i] = -1 if best == NO_POLYGON else best
@@ -344,10 +405,5 @@ def lookup_points(
         grid.ncols,
         grid.nrows,
         grid.cell_value,
-        grid.cover,
-        grid.cand_ptr,
-        grid.cand_poly,
-        grid.cand_start,
-        grid.cand_end,
-        grid.row_edges,
+        grid.cell_data,
     )
