@@ -201,4 +201,4 @@ def test_cache_cleanup_keeps_other_sets_with_a_common_prefix(tmp_path: Path) -> 
     load_boundary_set("tiny-2", workspace_dir=tmp_path)
     load_boundary_set("tiny", workspace_dir=tmp_path)
     names = sorted(p.name for p in (tmp_path / "boundaries" / ".cache").glob("*.parquet"))
-    assert [n.rsplit("-", 1)[0] for n in names] == ["tiny", "tiny-2"]
+    assert sorted(n.rsplit("-", 1)[0] for n in names) == ["tiny", "tiny-2"]
