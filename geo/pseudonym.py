@@ -12,6 +12,8 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.errors import WorkspaceError
 
@@ -76,15 +78,54 @@ def pseudonymize_ids(ids: pd.Series, pseudonym_key: str) -> pd.Series:
     >>> p.iloc[0] == p.iloc[1], len(p.iloc[0]), p.isna().iloc[2]
     (True, 16, True)
     """
+    hashed, indices = pseudonymize_dictionary(ids, pseudonym_key)
+    out = pc.take(hashed, indices)  # null ids stay null
+    return pd.Series(out, index=ids.index, dtype="str", name=ids.name)
+
+
+def pseudonymize_dictionary(ids: pd.Series, pseudonym_key: str) -> tuple[pa.Array, pa.Array]:
+    """Dictionary-encode ``ids`` and hash each distinct id once.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Person ids as strings; missing values stay missing.
+    pseudonym_key : str
+        The workspace's hex key.
+
+    Returns
+    -------
+    hashed : pyarrow.Array
+        Pseudonym of each distinct id (strings).
+    indices : pyarrow.Array
+        Per row, the position of its pseudonym in ``hashed`` (null for missing ids);
+        ``pyarrow.compute.take(hashed, indices)`` gives the pseudonymised column.
+    """
     key = key_to_bytes(pseudonym_key)
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    hashed = np.array(
-        [
-            hashlib.blake2b(str(u).encode("utf-8"), key=key, digest_size=DIGEST_BYTES).hexdigest()
-            for u in uniques
-        ]
-        + [None],
-        dtype=object,
-    )
-    # code -1 (missing) picks the trailing None
-    return pd.Series(hashed[codes], index=ids.index, dtype="str", name=ids.name)
+    values = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.astype("str").array
+    encoded = pc.dictionary_encode(pa.array(values))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    digests = [
+        hashlib.blake2b(u.encode("utf-8"), key=key, digest_size=DIGEST_BYTES).digest()
+        for u in encoded.dictionary.to_pylist()
+    ]
+    hashed = pa.array([d.hex() for d in digests], type=pa.string())
+    return hashed, encoded.indices
+
+
+def pseudonyms_to_uint64(hashed: pa.Array) -> np.ndarray:
+    """Read 16-hex-digit pseudonyms as unsigned 64-bit integers (big-endian digests).
+
+    Parameters
+    ----------
+    hashed : pyarrow.Array
+        Pseudonyms from :func:`pseudonymize_dictionary`.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint64 values, one per pseudonym.
+    """
+    raw = b"".join(bytes.fromhex(h) for h in hashed.to_pylist())
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64)

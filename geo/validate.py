@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.errors import FeedError
-from geo.pseudonym import pseudonymize_ids
+from geo.pseudonym import pseudonymize_dictionary, pseudonymize_ids, pseudonyms_to_uint64
 from geo.schemas import (
     EARLIEST_DATE,
     FEED_NAMES,
@@ -32,7 +32,7 @@ from geo.schemas import (
     LocationSpec,
 )
 
-REJECT_COLUMNS = ("row", "field", "value", "reason")
+REJECT_COLUMNS = ("row", "field", "value", "reason", "check")
 ROW_KEY = "row_key"
 H3_CELL = "h3_cell"
 
@@ -196,20 +196,28 @@ class _Rejects:
         field_name: str,
         values: pd.Series,
         reason: str | Callable[[str], str],
+        *,
+        check: str,
     ) -> None:
         """Record rows where ``bad`` is true and no earlier check failed."""
         mask = np.asarray(bad, dtype=bool) & ~self.failed
         if not mask.any():
             return
         rows = np.flatnonzero(mask)
-        vals = ["" if pd.isna(v) else str(v) for v in values.to_numpy()[rows]]
+        vals = ["" if pd.isna(v) else str(v) for v in values.iloc[rows].to_numpy(dtype=object)]
         if callable(reason):
             reasons = [reason(v) for v in vals]
         else:
             reasons = [reason] * len(rows)
         self.parts.append(
             pd.DataFrame(
-                {"row": rows + 1, "field": field_name, "value": vals, "reason": reasons},
+                {
+                    "row": rows + 1,
+                    "field": field_name,
+                    "value": vals,
+                    "reason": reasons,
+                    "check": check,
+                },
             )
         )
         self.failed |= mask
@@ -219,7 +227,7 @@ class _Rejects:
             return empty_rejects()
         out = pd.concat(self.parts, ignore_index=True).sort_values("row", kind="stable")
         return out.reset_index(drop=True).astype(
-            {"row": "int64", "field": "str", "value": "str", "reason": "str"}
+            {"row": "int64", "field": "str", "value": "str", "reason": "str", "check": "str"}
         )
 
 
@@ -237,6 +245,7 @@ def empty_rejects() -> pd.DataFrame:
             "field": pd.Series([], dtype="str"),
             "value": pd.Series([], dtype="str"),
             "reason": pd.Series([], dtype="str"),
+            "check": pd.Series([], dtype="str"),
         }
     )
 
@@ -278,6 +287,19 @@ def _to_arrow_strings(series: pd.Series) -> pa.Array | pa.ChunkedArray:
         return pa.array(series.array)
     values = series.to_numpy(dtype=object, na_value=None)
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _null_strings(n: int) -> pd.Series:
+    """Return an all-missing ``str`` column of length ``n`` (built in Arrow, no Python list)."""
+    return pd.Series(pa.nulls(n, type=pa.large_string()), dtype="str")
+
+
+def _arrow(series: pd.Series) -> pa.Array:
+    """Arrow string array of a ``str`` column (zero-copy), other dtypes via strings."""
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("str")
+    arr = pa.array(series.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _clean_strings(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
@@ -329,7 +351,7 @@ def validate_feed(
     extra = tuple(c for c in frame.columns if c not in schema.column_names)
     n = len(frame)
     rejects = _Rejects(n)
-    na = pd.Series(pd.array([None] * n, dtype="str"))
+    na = _null_strings(n)
     raw = {c.name: (frame[c.name] if c.name in frame.columns else na) for c in schema.columns}
     out: dict[str, pd.Series] = {}
     for col in schema.columns:
@@ -338,16 +360,17 @@ def validate_feed(
     _check_cross_columns(schema, raw, out, rejects, frame)
     for spec in schema.location:
         _locate(spec, raw, out, rejects, context)
+    key_hashes: dict[str, np.ndarray] = {}
     if schema.venue_column is not None:
-        _inherit_venue(schema, raw, out, rejects, context)
+        _inherit_venue(schema, raw, out, rejects, context, key_hashes)
     if schema.name == "cases":
         community = out["source"] == "community"
         out["source_known"] = ~(out["cluster_id"].isna() & community.fillna(False)).astype(bool)
     if schema.name == "declarations":
         out["symptomatic"] = (out["symptoms"].fillna("none") != "none").astype(bool)
     if context.pseudonym_key is not None:
-        _pseudonymize(schema, out, rejects, context.pseudonym_key)
-    _check_unique(schema, frame, out, rejects, context)
+        _pseudonymize(schema, out, rejects, context.pseudonym_key, key_hashes)
+    _check_unique(schema, frame, out, rejects, context, key_hashes)
 
     keep = ~rejects.failed
     accepted = pd.DataFrame(out).loc[keep].reset_index(drop=True)
@@ -387,6 +410,7 @@ def _check_column(
             col.name,
             raw,
             f"{col.name} is empty; expected {_expectation(col)}; fill it in or drop the row",
+            check="empty",
         )
     kind = col.kind
     if kind in ("id", "person", "text"):
@@ -414,6 +438,7 @@ def _check_column(
                 f"{col.name} {v!r} is not a ';'-list of criterion=yes/no pairs "
                 "(e.g. 'masks=yes;distancing=no'); rewrite it in that form"
             ),
+            check="not a criterion=yes/no list",
         )
         return raw.str.lower().str.replace(r"\s+", "", regex=True)
     if kind == "commune":
@@ -470,6 +495,7 @@ def _check_number(
             f"{col.name} {v!r} is not {what}; write digits only (e.g. "
             f"{'34' if col.kind == 'int' else '21.1861'})"
         ),
+        check="not a number",
     )
     values = num.to_numpy()
     if col.kind == "int":
@@ -479,6 +505,7 @@ def _check_number(
             col.name,
             raw,
             lambda v: f"{col.name} {v!r} is not a whole number; round it",
+            check="not a whole number",
         )
     # lat/lon ranges are checked by location (outside the province, or swapped)
     lo, hi = col.min_value, col.max_value
@@ -497,6 +524,7 @@ def _check_number(
                 f"{col.name} {v} is out of range; expected a value "
                 f"{_range_text(rng_col)}; correct it"
             ),
+            check="out of range",
         )
     if col.kind == "int":
         return pd.Series(
@@ -507,7 +535,7 @@ def _check_number(
 
 def _parse_dates(raw: pd.Series) -> pd.Series:
     """ISO dates, then DD/MM/YYYY, then any ISO 8601 date-time (normalised to the day)."""
-    arr = pa.array(raw.to_numpy(dtype=object, na_value=None), type=pa.string())
+    arr = _arrow(raw)
     iso = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
     out = pd.Series(iso.to_pandas(), index=raw.index).astype("datetime64[s]")
     todo = out.isna() & raw.notna()
@@ -537,6 +565,7 @@ def _check_date(
             f"{col.name} {v!r} is not a date; expected YYYY-MM-DD or DD/MM/YYYY "
             "(e.g. 2021-05-12 or 12/05/2021); fix the date"
         ),
+        check="not a date",
     )
     values = parsed.to_numpy()
     early = ok & (values < np.datetime64(EARLIEST_DATE))
@@ -548,6 +577,7 @@ def _check_date(
             f"{col.name} {v} is before {EARLIEST_DATE.isoformat()}; expected a date "
             "from 2019 on; check the year"
         ),
+        check="before 2019",
     )
     late = ok & (values > np.datetime64(today))
     rejects.add(
@@ -558,6 +588,7 @@ def _check_date(
             f"{col.name} {v} is in the future (today is {today.isoformat()}); check "
             "day/month order and year"
         ),
+        check="in the future",
     )
     return parsed
 
@@ -567,7 +598,7 @@ _FAST_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:
 
 def _parse_timestamps(raw: pd.Series) -> pd.Series:
     """Parse ISO 8601 timestamps to UTC; values without an offset are UTC+7 local time."""
-    arr = pa.array(raw.to_numpy(dtype=object, na_value=None), type=pa.string())
+    arr = _arrow(raw)
     result = pa.nulls(len(arr), type=pa.timestamp("s", tz="UTC"))
     local_shift = np.timedelta64(LOCAL_UTC_OFFSET_HOURS, "h")
     for fmt in _FAST_TS_FORMATS:
@@ -614,6 +645,7 @@ def _check_timestamp(
             f"{col.name} {v!r} is not an ISO 8601 timestamp; expected e.g. "
             "2021-05-10T08:15:00+07:00 (no offset means local time UTC+7); fix the value"
         ),
+        check="not a timestamp",
     )
     earliest = pd.Timestamp(EARLIEST_DATE) - pd.Timedelta(hours=LOCAL_UTC_OFFSET_HOURS)
     end_local = pd.Timestamp(today + timedelta(days=1))
@@ -627,6 +659,7 @@ def _check_timestamp(
             f"{col.name} {v} is before {EARLIEST_DATE.isoformat()}; expected a time "
             "from 2019 on; check the year"
         ),
+        check="before 2019",
     )
     rejects.add(
         ok & (utc_naive >= latest).fillna(False).to_numpy(dtype=bool),
@@ -636,6 +669,7 @@ def _check_timestamp(
             f"{col.name} {v} is in the future (today is {today.isoformat()}, "
             "UTC+7); check the date and the UTC offset"
         ),
+        check="in the future",
     )
     return parsed
 
@@ -655,6 +689,7 @@ def _check_category(
             f"{col.name} {v!r} is not allowed; expected one of "
             f"{', '.join(col.allowed)}; use one of these values"
         ),
+        check="value not allowed",
     )
     return mapped
 
@@ -675,6 +710,7 @@ def _check_list(
             f"{col.name} {v!r} has an item outside {', '.join(col.allowed)}; "
             "separate items with ';' and use only these words"
         ),
+        check="list item not allowed",
     )
     n_items = items.groupby(level=0).size().reindex(range(len(raw)), fill_value=0).to_numpy()
     has_none = norm.str.split(";").map(
@@ -688,6 +724,7 @@ def _check_list(
         lambda v: (
             f"{col.name} {v!r} combines 'none' with symptoms; write either 'none' or the symptoms"
         ),
+        check="'none' mixed with symptoms",
     )
     return norm
 
@@ -713,7 +750,7 @@ def _check_commune(
             "write the code with its leading zero"
         )
 
-    rejects.add(present & ~five, col.name, raw, reason)
+    rejects.add(present & ~five, col.name, raw, reason, check="not a 5-digit code")
     unknown = present & five & ~raw.isin(known).to_numpy(dtype=bool)
     rejects.add(
         unknown,
@@ -723,6 +760,7 @@ def _check_commune(
             f"{col.name} {v!r} is not a commune of this boundary set "
             f"({len(known)} communes); check the code (list them with 'safemap boundaries show')"
         ),
+        check="unknown commune",
     )
     return raw
 
@@ -748,6 +786,7 @@ def _check_origin(
             f"{col.name} {v!r} is not an ISO 3166 two-letter country code, expected "
             "for kind 'entry' (e.g. CN, KR); use the country code"
         ),
+        check="not a country code",
     )
     rejects.add(
         present & domestic & ~is_code,
@@ -758,6 +797,7 @@ def _check_origin(
             "expected for kind 'domestic' (e.g. 01 for Hà Nội); use the GSO code with its "
             "leading zero"
         ),
+        check="not a province/commune code",
     )
     return upper.where(entry, raw)
 
@@ -779,6 +819,7 @@ def _check_cross_columns(
                 f"result_date {v} is before sample_date; a result comes on or after "
                 "its sample; swap or correct the dates"
             ),
+            check="result before sample",
         )
     if schema.name == "vaccinations":
         has_person = out["person_id"].notna().to_numpy()
@@ -789,6 +830,7 @@ def _check_cross_columns(
             raw["count"],
             "count is empty; expected the number of doses (at least 1), or a person_id for "
             "a per-person row; fill it in",
+            check="empty",
         )
         not_one = has_person & ~count_missing & (out["count"] != 1).fillna(False).to_numpy()
         rejects.add(
@@ -799,6 +841,7 @@ def _check_cross_columns(
                 f"count {v} on a per-person row (person_id given); expected empty or 1 "
                 "(each per-person row is one dose); split the row or remove person_id"
             ),
+            check="count on a per-person row",
         )
         out["count"] = out["count"].mask(has_person & count_missing, 1)
 
@@ -811,7 +854,7 @@ def _locate(
     ctx: ValidationContext,
 ) -> None:
     n = len(rejects.failed)
-    commune = pd.Series(pd.array([None] * n, dtype="str"))
+    commune = _null_strings(n)
     located = np.zeros(n, dtype=bool)
     if spec.lat is not None and spec.lon is not None:
         lat_raw, lon_raw = raw[spec.lat], raw[spec.lon]
@@ -821,15 +864,17 @@ def _locate(
             spec.lon,
             lon_raw,
             f"{spec.lon} is empty while {spec.lat} is given; give both coordinates or neither",
+            check="half a coordinate pair",
         )
         rejects.add(
             has_lon & ~has_lat,
             spec.lat,
             lat_raw,
             f"{spec.lat} is empty while {spec.lon} is given; give both coordinates or neither",
+            check="half a coordinate pair",
         )
         point = has_lat & has_lon & ~rejects.failed
-        cells = pd.Series(pd.array([None] * n, dtype="str"))
+        cells = _null_strings(n)
         if point.any():
             if ctx.point_index is None:
                 raise FeedError(
@@ -855,6 +900,7 @@ def _locate(
                         f"lat/lon look swapped: {v} lies in the province when swapped; "
                         f"exchange the {spec.lat} and {spec.lon} columns"
                     ),
+                    check="lat/lon swapped",
                 )
                 elsewhere = np.zeros(n, dtype=bool)
                 elsewhere[out_idx] = True
@@ -867,6 +913,7 @@ def _locate(
                         "boundary set; check the coordinates (WGS84 decimal degrees) or give "
                         "commune_code instead"
                     ),
+                    check="outside the province",
                 )
             inside = idx[~outside]
             codes = np.asarray(ctx.point_index.codes, dtype=object)
@@ -910,7 +957,19 @@ def _locate(
                 a: _address_reason(spec.address, a, s, c)
                 for a, s, c in zip(table.index, table["status"], table["candidates"], strict=True)
             }
-            rejects.add(unmatched, spec.address, addr, lambda v: reasons[v])
+            for label in ("ambiguous", "unknown", "empty"):
+                is_label = (
+                    (status == label)
+                    if label != "unknown"
+                    else ~np.isin(status, ["matched", "ambiguous", "empty"])
+                )
+                rejects.add(
+                    unmatched & is_label,
+                    spec.address,
+                    addr,
+                    lambda v: reasons[v],
+                    check=f"address {label}",
+                )
             ok = use & (status == "matched")
             commune[ok] = looked["commune_code"].to_numpy(dtype=object)[ok]
             located |= ok
@@ -930,6 +989,7 @@ def _locate(
                 if p
             )
             + "; fill one of them in",
+            check="no location",
         )
     out[spec.output] = commune
 
@@ -975,16 +1035,15 @@ def _inherit_venue(
     out: dict[str, pd.Series],
     rejects: _Rejects,
     ctx: ValidationContext,
+    key_hashes: dict[str, np.ndarray],
 ) -> None:
     column = schema.venue_column
     assert column is not None
-    n = len(rejects.failed)
-    venue = out[column]
-    codes, uniques = pd.factorize(venue)
+    venue = _arrow(out[column])
     known = ctx.venues if ctx.venues is not None else _empty_venues()
-    pos_unique = known.index.get_indexer(pd.Index(uniques, dtype=object))
-    pos = np.where(codes >= 0, pos_unique[np.maximum(codes, 0)], -1) if len(uniques) else codes
-    unknown = (pos < 0) & venue.notna().to_numpy()
+    known_ids = pa.array([str(v) for v in known.index], type=pa.string())
+    pos = pc.index_in(venue.cast(pa.string()), value_set=known_ids)  # null when unknown
+    unknown = pc.and_(pc.is_null(pos), pc.is_valid(venue)).to_numpy(zero_copy_only=False)
     if schema.venue_required:
         rejects.add(
             unknown,
@@ -994,15 +1053,25 @@ def _inherit_venue(
                 f"{column} {v!r} is not a known venue; ingest the venues feed first "
                 "(safemap ingest venues FILE), then this file again"
             ),
+            check="unknown venue",
         )
-    hit = pos >= 0
-    commune = np.full(n, None, dtype=object)
-    cell = np.full(n, None, dtype=object)
-    if hit.any():
-        commune[hit] = known["commune_code"].to_numpy(dtype=object)[pos[hit]]
-        cell[hit] = known[H3_CELL].to_numpy(dtype=object)[pos[hit]]
-    out["commune_code"] = pd.Series(pd.array(commune, dtype="str"))
-    out[H3_CELL] = pd.Series(pd.array(cell, dtype="str"))
+    for name in ("commune_code", H3_CELL):
+        values = _arrow(known[name].astype("str")).cast(pa.string())
+        out[name] = pd.Series(pc.take(values, pos), dtype="str")
+    if schema.venue_required:  # every kept row has a known venue: hash the venue table once
+        key_hashes[column] = _take_hashes(known_ids, pos)
+
+
+def _string_hashes(values: pa.Array) -> pa.Array:
+    """uint64 hash of each string (``pandas.util.hash_array``; the row-key convention)."""
+    as_objects = values.to_numpy(zero_copy_only=False).astype(object)
+    return pa.array(pd.util.hash_array(as_objects), type=pa.uint64())
+
+
+def _take_hashes(dictionary: pa.Array, indices: pa.Array) -> np.ndarray:
+    """Row hashes of a dictionary-encoded column (0 where the index is null)."""
+    taken = pc.take(_string_hashes(dictionary), indices)
+    return pc.fill_null(taken, pa.scalar(0, pa.uint64())).to_numpy()
 
 
 def _empty_venues() -> pd.DataFrame:
@@ -1013,10 +1082,19 @@ def _empty_venues() -> pd.DataFrame:
 
 
 def _pseudonymize(
-    schema: FeedSchema, out: dict[str, pd.Series], rejects: _Rejects, key: str
+    schema: FeedSchema,
+    out: dict[str, pd.Series],
+    rejects: _Rejects,
+    key: str,
+    key_hashes: dict[str, np.ndarray],
 ) -> None:
     for column in schema.person_id_columns:
-        out[column] = pseudonymize_ids(out[column], key)
+        hashed, indices = pseudonymize_dictionary(out[column], key)
+        out[column] = pd.Series(pc.take(hashed, indices), dtype="str")
+        # a pseudonym is already a 64-bit hash: use its value in the row key
+        per_person = pa.array(pseudonyms_to_uint64(hashed), type=pa.uint64())
+        taken = pc.take(per_person, indices)
+        key_hashes[column] = pc.fill_null(taken, pa.scalar(0, pa.uint64())).to_numpy()
         _hash_reject_values(rejects, column, key)
     for column, cond_col, cond_value in schema.conditional_person_ids:
         is_person = (out[cond_col] == cond_value).fillna(False).to_numpy(dtype=bool)
@@ -1056,7 +1134,11 @@ def unique_key_columns(schema: FeedSchema, columns: tuple[str, ...] | list[str])
     return schema.unique
 
 
-def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+def hash_rows(
+    frame: pd.DataFrame,
+    columns: tuple[str, ...],
+    precomputed: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """Hash the values of ``columns`` row by row into uint64 keys (vectorised).
 
     Strings are hashed once per distinct value (``pandas.util.hash_array``, SipHash with
@@ -1069,12 +1151,17 @@ def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
         Typed rows.
     columns : tuple of str
         Key columns.
+    precomputed : mapping of str to numpy.ndarray, optional
+        Per-row uint64 values to use for these columns instead of hashing them
+        (validation passes the venue-id hashes it already has, and the value of each
+        pseudonym, itself a 64-bit keyed hash).
 
     Returns
     -------
     numpy.ndarray
         uint64 keys, one per row.
     """
+    precomputed = precomputed or {}
     h = np.full(len(frame), 0xCBF29CE484222325, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
     for column in columns:
@@ -1085,10 +1172,11 @@ def hash_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
         elif pd.api.types.is_numeric_dtype(s.dtype):
             vals = s.astype("Float64").fillna(-1.0).to_numpy(dtype="float64").view(np.uint64)
         else:
-            codes, uniques = pd.factorize(s)
-            hashed = pd.util.hash_array(np.asarray(uniques, dtype=object))
-            vals = np.where(codes >= 0, hashed[np.maximum(codes, 0)] if len(uniques) else 0, 0)
-            vals = vals.astype(np.uint64)
+            if column in precomputed:
+                vals = precomputed[column]
+            else:
+                encoded = pc.dictionary_encode(_arrow(s))  # hash each distinct string once
+                vals = _take_hashes(encoded.dictionary, encoded.indices)
         h = (h ^ vals) * mult
     return h
 
@@ -1099,13 +1187,14 @@ def _check_unique(
     out: dict[str, pd.Series],
     rejects: _Rejects,
     ctx: ValidationContext,
+    key_hashes: Mapping[str, np.ndarray],
 ) -> None:
     key_cols = unique_key_columns(schema, list(frame.columns))
     n = len(rejects.failed)
     if not key_cols:
         out[ROW_KEY] = pd.Series(np.zeros(n, dtype=np.uint64))
         return
-    keys = hash_rows(pd.DataFrame({c: out[c] for c in key_cols}), key_cols)
+    keys = hash_rows(pd.DataFrame({c: out[c] for c in key_cols}), key_cols, key_hashes)
     out[ROW_KEY] = pd.Series(keys)
     field_name = ",".join(key_cols)
     live = ~rejects.failed
@@ -1126,6 +1215,7 @@ def _check_unique(
                 f"duplicate {field_name} {v!r}: the same key is on row "
                 f"{text_to_first[v]} of this file; remove the repeated row"
             ),
+            check="duplicate in file",
         )
     stored = ctx.stored_ids.get(schema.name)
     if stored is not None and len(stored):
@@ -1139,6 +1229,7 @@ def _check_unique(
                     f"{field_name} {v!r} is already in the event store (an earlier "
                     "batch); remove the row, or correct its key if it is a different record"
                 ),
+                check="already stored",
             )
 
 
