@@ -348,7 +348,8 @@ def _source_files(name: str, workspace_dir: str | os.PathLike[str] | None) -> li
         return files
     folder = _imported_dir(workspace_dir)
     if folder is not None and (folder / name / IMPORTED_GEOMETRY).is_file():
-        return [folder / name / IMPORTED_GEOMETRY, folder / name / IMPORTED_META]
+        meta = folder / name / IMPORTED_META  # optional: a hand-made folder may lack it
+        return [folder / name / IMPORTED_GEOMETRY] + ([meta] if meta.is_file() else [])
     available = list_boundary_sets(workspace_dir)
     where = (
         f" (looked in {folder} too)"
@@ -379,7 +380,8 @@ def _build(name: str, workspace_dir: str | os.PathLike[str] | None) -> gpd.GeoDa
         return build_bac_ninh_2025(raw, load_boundary_set("bac-ninh-2021"), attribution)
     folder = _imported_dir(workspace_dir)
     assert folder is not None  # _source_files checked it
-    meta = json.loads((folder / name / IMPORTED_META).read_text(encoding="utf-8"))
+    meta_path = folder / name / IMPORTED_META
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     raw = _read_geojson(folder / name / IMPORTED_GEOMETRY)
     return build_imported(raw, name, str(meta.get("attribution", "")))
 

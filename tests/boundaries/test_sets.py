@@ -202,3 +202,11 @@ def test_cache_cleanup_keeps_other_sets_with_a_common_prefix(tmp_path: Path) -> 
     load_boundary_set("tiny", workspace_dir=tmp_path)
     names = sorted(p.name for p in (tmp_path / "boundaries" / ".cache").glob("*.parquet"))
     assert sorted(n.rsplit("-", 1)[0] for n in names) == ["tiny", "tiny-2"]
+
+
+def test_hand_made_set_folder_without_meta(tmp_path: Path) -> None:
+    folder = write_boundary_set(squares_file(), tmp_path, "bare")
+    (folder / "meta.json").unlink()
+    gdf = load_boundary_set("bare", workspace_dir=tmp_path)
+    assert len(gdf) == 3
+    assert gdf.attrs["attribution"] == ""
