@@ -600,19 +600,15 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
     """Parse ISO 8601 timestamps to UTC; values without an offset are UTC+7 local time."""
     arr = _arrow(raw)
     result = pa.nulls(len(arr), type=pa.timestamp("s", tz="UTC"))
-    local_shift = np.timedelta64(LOCAL_UTC_OFFSET_HOURS, "h")
+    offset_s = LOCAL_UTC_OFFSET_HOURS * 3600
     for fmt in _FAST_TS_FORMATS:
         missing = pc.and_(pc.is_null(result), pc.is_valid(arr))
         if not pc.any(missing).as_py():
             break
         parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
         if "%z" not in fmt:  # naive local time -> UTC
-            shifted = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
-            secs = pa.array(
-                shifted - local_shift.astype("timedelta64[s]").astype("int64"),
-                mask=parsed.is_null().to_numpy(zero_copy_only=False),
-            )
-            parsed = secs.cast(pa.timestamp("s", tz="UTC"))
+            seconds = pc.subtract(parsed.cast(pa.int64()), pa.scalar(offset_s, pa.int64()))
+            parsed = seconds.cast(pa.timestamp("s", tz="UTC"))
         else:
             parsed = parsed.cast(pa.timestamp("s", tz="UTC"))
         result = pc.if_else(missing, parsed, result)
