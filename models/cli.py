@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
 from models.errors import ModelInputError, RuleSetError
@@ -92,16 +91,37 @@ def _format_list(values: object) -> str:
 
 def _risk_table(
     cube_path: Path, rule_ids: list[str], date: str | None, adult_share: float | None
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+) -> tuple[pd.DataFrame, list[pd.DataFrame], list[pd.DataFrame]]:
     import xarray as xr
 
-    from models.rules import assess_risk, indicators_from_cube, load_rule_set
+    from models.rt import estimate_rt
+    from models.rules import assess_risk, indicators_from_cube, load_rule_set, rollup
 
+    rule_sets = [load_rule_set(rid) for rid in rule_ids]
     with xr.open_dataset(cube_path) as cube:
         cube.load()
         indicators = indicators_from_cube(cube, date, adult_share=adult_share)
-    results = [assess_risk(indicators, load_rule_set(rid)) for rid in rule_ids]
-    return indicators, results
+        needs_rt = any("rt" in r.criteria_used() for r in rule_sets)
+        if needs_rt and "rt" not in indicators.columns and "cases" in cube.data_vars:
+            # Rt per commune from the cube's daily cases (NaN where the data are insufficient)
+            rt = estimate_rt(cube["cases"].transpose("date", "commune"))
+            at = rt["rt_median"].sel(date=pd.Timestamp(indicators["date"].iloc[0]))
+            indicators["rt"] = at.to_numpy()
+        districts = (
+            dict(zip(indicators["commune_code"], indicators["district"], strict=True))
+            if "district" in indicators.columns
+            else None
+        )
+    results = [assess_risk(indicators, r) for r in rule_sets]
+    rolled = (
+        [
+            rollup(res, districts, r, indicators=indicators)
+            for res, r in zip(results, rule_sets, strict=True)
+        ]
+        if districts is not None
+        else []
+    )
+    return indicators, results, rolled
 
 
 @click.command("risk")
@@ -137,6 +157,12 @@ def _risk_table(
     "--compare", default=None, help="Comma-separated rule sets side by side, e.g. 2686,4800."
 )
 @click.option(
+    "--rollup",
+    "show_rollup",
+    is_flag=True,
+    help="Also print district and province levels (roll-up as the rule set says).",
+)
+@click.option(
     "--adult-share",
     type=float,
     default=None,
@@ -149,6 +175,7 @@ def risk(
     cube_file: str | None,
     fmt: str,
     compare: str | None,
+    show_rollup: bool,
     adult_share: float | None,
 ) -> None:
     """Score communes under an official rule set (one row per commune).
@@ -171,28 +198,44 @@ def risk(
             )
     rule_ids = [r.strip() for r in compare.split(",") if r.strip()] if compare else [rule_id]
     try:
-        indicators, results = _risk_table(cube_path, rule_ids, date, adult_share)
+        indicators, results, rolled = _risk_table(cube_path, rule_ids, date, adult_share)
     except (RuleSetError, ModelInputError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if show_rollup and not rolled:
+        raise click.ClickException(
+            "the cube has no 'district' coordinate; --rollup needs communes mapped to districts"
+        )
     names = (
-        indicators.set_index("commune_code")["commune_name"]
+        dict(zip(indicators["commune_code"], indicators["commune_name"], strict=True))
         if "commune_name" in indicators.columns
-        else None
+        else {}
     )
+    table = _side_by_side(results, rule_ids, names, "commune_code")
+    _emit(table, fmt, single=len(results) == 1)
+    if show_rollup:
+        if fmt == "table":
+            click.echo("\ndistricts and province:")
+        _emit(_side_by_side(rolled, rule_ids, {}, "unit_code"), fmt, single=len(rolled) == 1)
+
+
+def _side_by_side(
+    results: list[pd.DataFrame], rule_ids: list[str], names: dict[str, str], key: str
+) -> pd.DataFrame:
     if len(results) == 1:
         table = results[0].copy()
-        table.insert(
-            1, "commune_name", table["commune_code"].map(names) if names is not None else ""
-        )
     else:
-        table = results[0][["commune_code", "date"]].copy()
-        table.insert(
-            1, "commune_name", table["commune_code"].map(names) if names is not None else ""
-        )
+        keep = [c for c in ("unit_type", key, "date") if c in results[0].columns]
+        table = results[0][keep].copy()
         for rid, res in zip(rule_ids, results, strict=True):
             table[f"level_{rid}"] = res["level"].to_numpy()
             table[f"name_{rid}"] = res["level_name_en"].to_numpy()
             table[f"unverified_{rid}"] = res["unverified_criteria"].map(len).to_numpy()
+    if names:
+        table.insert(table.columns.get_loc(key) + 1, "commune_name", table[key].map(names))
+    return table
+
+
+def _emit(table: pd.DataFrame, fmt: str, *, single: bool) -> None:
     if fmt == "json":
         records = json.loads(table.to_json(orient="records", force_ascii=False))
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
@@ -204,19 +247,18 @@ def risk(
     if fmt == "csv":
         click.echo(flat.to_csv(index=False, na_rep=""), nl=False)
         return
-    if len(results) == 1:
+    n_unverified = table["unverified_criteria"].map(len) if single else None
+    if n_unverified is not None:
         flat = flat.rename(
             columns={"unverified_criteria": "unverified", "criteria_missing": "missing"}
         )
-        flat["unverified"] = (
-            table["unverified_criteria"].map(len).map(lambda n: f"{n} item(s)" if n else "")
-        )
+        flat["unverified"] = n_unverified.map(lambda n: f"{n} item(s)" if n else "")
         flat = flat.drop(columns=["level_name_vi"])
     with pd.option_context(
         "display.max_rows", None, "display.width", 200, "display.max_colwidth", 40
     ):
-        click.echo(flat.replace({np.nan: None}).to_string(index=False, na_rep="-"))
-    if len(results) == 1 and table["unverified_criteria"].map(len).any():
+        click.echo(flat.astype(object).where(flat.notna(), None).to_string(index=False, na_rep="-"))
+    if n_unverified is not None and n_unverified.any():
         click.echo(
             "\nunverified thresholds were used (see --format csv/json for the list; "
             "docs/risk-rules.md for grades and sources)"

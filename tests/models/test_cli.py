@@ -156,3 +156,23 @@ def test_risk_reads_workspace_cube(cube_file, tmp_path):
     res = CliRunner().invoke(main, ["risk", "--workspace", str(ws.root), "--rules", "cdc"])
     assert res.exit_code == 0, res.output
     assert "Thị Cầu" in res.output
+
+
+def test_risk_rollup_and_rt_from_cube(cube_file):
+    res = CliRunner().invoke(
+        main, ["risk", "--cube", str(cube_file), "--rules", "can", "--rollup", "--format", "csv"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "rt" in lines[0].split(",")  # CAN reads Rt: estimated from the cube's cases
+    units = [line.split(",")[:2] for line in lines if line.startswith(("district", "province"))]
+    assert units == [["district", "256"], ["district", "258"], ["province", "province"]]
+
+
+def test_risk_rollup_needs_districts(cube_file, tmp_path):
+    cube = xr.open_dataset(cube_file).load().drop_vars("district")
+    path = tmp_path / "nodistrict.nc"
+    cube.to_netcdf(path)
+    res = CliRunner().invoke(main, ["risk", "--cube", str(path), "--rollup"])
+    assert res.exit_code != 0
+    assert "no 'district' coordinate" in res.output

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.errors import RuleSetError
 from models.rules import (
@@ -357,3 +359,22 @@ def test_overlapping_bands_rejected():
     }
     with pytest.raises(RuleSetError, match=r"bands \[0, 10\] and \[10, 20\) overlap"):
         rule_set_from_dict(raw)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["4800", "can", "cdc"]),
+    st.floats(min_value=0, max_value=2000),
+    st.floats(min_value=0, max_value=2000),
+    st.floats(min_value=0, max_value=1),
+)
+def test_level_monotone_in_incidence(rule_id, a, b, coverage):
+    lo, hi = sorted([a, b])
+    ind = _ind(
+        community_incidence_7d_per_100k=[lo, hi],
+        incidence_7d_per_100k=[lo, hi],
+        cases_per_100k_daily_7d_avg=[lo / 7, hi / 7],
+        vaccine_coverage_1dose_adult=[coverage, coverage],
+    )
+    levels = assess_risk(ind, load_rule_set(rule_id))["level"].tolist()
+    assert levels[0] <= levels[1]
