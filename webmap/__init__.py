@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from geo.workspace import resolve_home
@@ -42,11 +43,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.update(test_config)
+    app.config.setdefault(
+        "DATABASE_URL",
+        os.environ.get("SAFEMAP_DATABASE_URL")
+        or f"sqlite:///{Path(app.config['WORKSPACE']).resolve() / 'app.db'}",
+    )
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
 
-    from webmap import api, views
+    from webmap import api, auth, db, officials, views, zones
 
+    Path(app.config["WORKSPACE"]).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    CSRFProtect(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(zones.bp, url_prefix="/api")
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(officials.bp)
 
     @app.get("/vendor/<path:filename>")
     def vendor(filename: str) -> ResponseReturnValue:
@@ -58,6 +73,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(InvalidAPIUsage)
     def invalid_api_usage(exc: InvalidAPIUsage) -> ResponseReturnValue:
         return jsonify(exc.to_dict()), exc.status_code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        message = f"{exc.description} Reload the page and try again."
+        return jsonify(error=message, status=400), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("geo._cli_build:build", "Aggregate the event store into the cube."),
     "demo": ("webmap._cli_demo:demo", "Build the demo workspace and serve the map."),
     "serve": ("webmap._cli_demo:serve", "Serve the web map for a workspace."),
+    "users": ("webmap._cli_users:users", "Accounts of officials, modelers and admins."),
     "rt": ("models.cli:rt", "Estimate Rt from a tidy daily case CSV."),
     "risk": ("models.cli:risk", "Score communes under an official rule set."),
     "evaluate-risk": (

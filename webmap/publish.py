@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,10 @@ def build_commune_layer(
     -------
     GeoDataFrame
         Index ``commune_code``; columns ``commune_name``, ``district_name``, ``population``,
-        ``cases_7d``, ``incidence_7d_per_100k`` (NaN where the population is unknown),
-        ``cases_total``, ``date``, ``geometry``.
+        ``cases_7d``, ``cases_14d``, ``incidence_7d_per_100k`` (NaN where the population is
+        unknown), ``cases_total``, ``last_case_date`` (None when no case), the static counts
+        ``workers_resident``, ``workers_employed``, ``venues`` when the cube has them,
+        ``date``, ``geometry``.
 
     Raises
     ------
@@ -71,15 +73,24 @@ def build_commune_layer(
         )
     cases = cube["cases"].sel(date=slice(None, day))
     cases_7d = rolling_sum(cases, window_days=window_days).isel(date=-1)
+    cases_14d = rolling_sum(cases, window_days=14).isel(date=-1)
+    had_cases = cases > 0
+    last_case = had_cases["date"].where(had_cases).max("date")
     frame = pd.DataFrame(
         {
             "cases_7d": cases_7d.to_series(),
+            "cases_14d": cases_14d.to_series(),
             "cases_total": cases.sum("date").to_series(),
+            "last_case_date": pd.to_datetime(last_case.to_series()).dt.strftime("%Y-%m-%d"),
         }
     )
+    for static in ("workers_resident", "workers_employed", "venues"):
+        if static in cube and cube[static].dims == ("commune",):
+            frame[static] = cube[static].to_series().astype(int)
     out = communes[["commune_name", "district_name", "population", "geometry"]].join(frame)
     out["cases_7d"] = out["cases_7d"].fillna(0).astype(int)
     out["cases_total"] = out["cases_total"].fillna(0).astype(int)
+    out["cases_14d"] = out["cases_14d"].fillna(0).astype(int)
     population = pd.to_numeric(out["population"], errors="coerce")
     with np.errstate(divide="ignore", invalid="ignore"):
         incidence = out["cases_7d"] / population.where(population > 0) * 100_000
@@ -90,18 +101,46 @@ def build_commune_layer(
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A published snapshot as the app reads it."""
+    """A published snapshot as the app reads it.
+
+    Attributes
+    ----------
+    communes : GeoDataFrame
+        The commune layer, index ``commune_code``.
+    meta : dict
+        ``as_of``, ``boundary_set``, ``attribution``, ``synthetic``, ...
+    layers : dict of str to GeoDataFrame
+        Further public layers by name (``venues``, ``cells``, ...), as published.
+    tables : dict of str to DataFrame
+        Public tables by name (e.g. ``forecasts``), as published (CSV).
+    """
 
     communes: gpd.GeoDataFrame
     meta: dict[str, Any]
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def write_snapshot(published_dir: Path, communes: gpd.GeoDataFrame, meta: dict[str, Any]) -> Path:
-    """Write a snapshot atomically under ``published_dir/current`` and return its path."""
+def write_snapshot(
+    published_dir: Path,
+    communes: gpd.GeoDataFrame,
+    meta: dict[str, Any],
+    *,
+    layers: dict[str, gpd.GeoDataFrame] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write a snapshot atomically under ``published_dir/current`` and return its path.
+
+    Everything written here is public: aggregates only, no person-level rows.
+    """
     published_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=published_dir))
     layer = communes.reset_index()
     layer.to_file(staging / COMMUNES_FILE, driver="GeoJSON", COORDINATE_PRECISION=5)
+    for name, extra in (layers or {}).items():
+        extra.to_file(staging / f"{name}.geojson", driver="GeoJSON", COORDINATE_PRECISION=5)
+    for name, table in (tables or {}).items():
+        table.to_csv(staging / f"{name}.csv", index=False)
     (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     target = published_dir / SNAPSHOT_DIR
     previous = published_dir / ".previous"
@@ -132,4 +171,13 @@ def read_snapshot(published_dir: Path) -> Snapshot:
     communes["commune_code"] = communes["commune_code"].astype(str)
     communes = communes.set_index("commune_code")
     meta = json.loads((current / META_FILE).read_text("utf-8"))
-    return Snapshot(communes=communes, meta=meta)
+    layers = {
+        path.stem: gpd.read_file(path)
+        for path in sorted(current.glob("*.geojson"))
+        if path.name != COMMUNES_FILE
+    }
+    tables = {
+        path.stem: pd.read_csv(path, dtype={"location": str, "commune_code": str})
+        for path in sorted(current.glob("*.csv"))
+    }
+    return Snapshot(communes=communes, meta=meta, layers=layers, tables=tables)

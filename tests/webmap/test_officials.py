@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webmap import create_app
+from webmap.auth import LOGIN_MAX_FAILURES, add_user
+from webmap.cli import main
+from webmap.db import AuditEntry, make_engine
+
+PASSWORD = "correct horse battery"
+# Routes anyone may call without logging in; every other route must answer 401 or redirect.
+PUBLIC_ENDPOINTS = {
+    "static",
+    "vendor",
+    "public.index",
+    "api.communes",
+    "zones.list_zones",
+    "auth.login",
+    "auth.logout",
+}
+
+
+@pytest.fixture
+def app(published_workspace, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "WORKSPACE": str(published_workspace),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        }
+    )
+    with Session(make_engine(app.config["DATABASE_URL"])) as session:
+        add_user(session, "lan", PASSWORD, "official")
+        add_user(session, "minh", PASSWORD, "modeler")
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _csrf(client, path: str = "/officials/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page) or re.search(
+        r'name="csrf-token" content="([^"]+)"', page
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def _login(client, name: str = "lan", password: str = PASSWORD):
+    token = _csrf(client)
+    return client.post(
+        "/officials/login",
+        data={"username": name, "password": password, "csrf_token": token},
+    )
+
+
+def _json_headers(client) -> dict[str, str]:
+    return {"X-CSRFToken": _csrf(client, "/officials/zones")}
+
+
+def test_login_redirects_to_the_overview_and_logout_ends_the_session(client) -> None:
+    response = _login(client)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/officials/")
+    assert client.get("/officials/").status_code == 200
+    token = _csrf(client, "/officials/")
+    client.post("/officials/logout", data={"csrf_token": token})
+    assert client.get("/officials/").status_code == 302
+
+
+def test_wrong_password_is_refused(client) -> None:
+    response = _login(client, password="not the password")
+    assert response.status_code == 401
+    assert "Sai tên đăng nhập" in response.get_data(as_text=True)
+
+
+def test_login_without_csrf_token_is_refused(client) -> None:
+    response = client.post("/officials/login", data={"username": "lan", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_json()["error"]
+
+
+def test_login_is_rate_limited_even_with_the_right_password(client) -> None:
+    for _ in range(LOGIN_MAX_FAILURES):
+        assert _login(client, password="wrong password!").status_code == 401
+    assert _login(client).status_code == 429
+
+
+def test_modeler_cannot_plan_zones(client) -> None:
+    _login(client, "minh")
+    assert client.get("/officials/zones").status_code == 403
+    response = client.post("/api/zones/evaluate", json={"communes": ["09163"]},
+                           headers=_json_headers_from(client, "/officials/"))
+    assert response.status_code == 403
+    assert "needs the role official" in response.get_json()["error"]
+
+
+def _json_headers_from(client, path: str) -> dict[str, str]:
+    return {"X-CSRFToken": _csrf(client, path)}
+
+
+def test_zone_lifecycle_is_audited_and_reaches_the_public_api(client, app) -> None:
+    _login(client)
+    headers = _json_headers(client)
+    evaluation = client.post(
+        "/api/zones/evaluate", json={"communes": ["09163", "09166"]}, headers=headers
+    ).get_json()
+    assert evaluation["population"] == 13709 + 8162
+    assert {c["commune_code"] for c in evaluation["communes"]} == {"09163", "09166"}
+
+    created = client.post(
+        "/api/zones", json={"name": "Vũ Ninh", "communes": ["09163"]}, headers=headers
+    )
+    assert created.status_code == 201
+    zone = created.get_json()
+    assert zone["properties"]["status"] == "draft"
+    public = client.get("/api/zones").get_json()
+    assert public["features"] == []  # drafts are not public
+
+    published = client.post(f"/api/zones/{zone['id']}/publish", headers=headers).get_json()
+    assert published["properties"]["status"] == "published"
+    assert "earliest_release" in published["properties"]
+    public = client.get("/api/zones").get_json()
+    assert [f["id"] for f in public["features"]] == [zone["id"]]
+
+    again = client.post(f"/api/zones/{zone['id']}/publish", headers=headers)
+    assert again.status_code == 409
+    released = client.post(f"/api/zones/{zone['id']}/release", headers=headers).get_json()
+    assert released["properties"]["status"] == "released"
+    assert client.get("/api/zones").get_json()["features"] == []
+
+    with Session(make_engine(app.config["DATABASE_URL"])) as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions[-4:] == ["login", "create_zone", "published_zone", "released_zone"]
+
+
+def test_drawn_polygon_is_evaluated_with_partial_communes(client) -> None:
+    _login(client)
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[106.06, 21.17], [106.08, 21.17], [106.08, 21.19], [106.06, 21.19],
+                         [106.06, 21.17]]],
+    }
+    evaluation = client.post(
+        "/api/zones/evaluate", json={"geometry": square}, headers=_json_headers(client)
+    ).get_json()
+    assert 0 < evaluation["area_km2"] < 6
+    assert evaluation["population"] > 0
+    assert all(0 < c["share"] <= 1 for c in evaluation["communes"])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "send 'geometry'"),
+        ({"communes": ["99999"]}, "unknown commune codes"),
+        ({"geometry": {"type": "Point", "coordinates": [106, 21]}}, "draw a polygon"),
+        ({"geometry": "nonsense"}, "needs a GeoJSON geometry"),
+    ],
+)
+def test_bad_zone_requests_get_json_errors(client, body, message) -> None:
+    _login(client)
+    response = client.post("/api/zones/evaluate", json=body, headers=_json_headers(client))
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_every_non_public_route_needs_a_login(app) -> None:
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                response = client.get(path)
+            else:
+                # with a valid CSRF token, so that the login check itself is what answers
+                token = _csrf(client)
+                response = client.open(path, method=method, headers={"X-CSRFToken": token},
+                                       json={})
+            assert response.status_code in (302, 401), (method, path, response.status_code)
+            if response.status_code == 302:
+                assert "/officials/login" in response.headers["Location"]
+            checked += 1
+    assert checked >= 6
+
+
+def test_users_cli_adds_and_lists_accounts(tmp_path) -> None:
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    result = runner.invoke(
+        main, ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(main, ["users", "list", "--workspace", ws])
+    assert "hoa\tadmin" in listed.output
+    again = runner.invoke(
+        main, ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
+        input=PASSWORD + "\n",
+    )
+    assert again.exit_code == 1
+    assert "exists already" in again.output
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "role", "message"),
+    [
+        ("x", PASSWORD, "chief", "expected one of"),
+        ("bad name!", PASSWORD, "official", "is not allowed"),
+        ("ok", "short", "official", "shorter than 10"),
+    ],
+)
+def test_add_user_validates(tmp_path, name, password, role, message) -> None:
+    with Session(make_engine(f"sqlite:///{tmp_path / 'a.db'}")) as session:
+        with pytest.raises(ValueError, match=message):
+            add_user(session, name, password, role)
