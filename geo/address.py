@@ -341,10 +341,11 @@ def build_gazetteer(communes: pd.DataFrame, *, province_names: Sequence[str] = (
                 f"commune table row {row}: commune_code {code!r} appears twice; expected "
                 "one row per commune; remove the duplicate"
             )
-        name = _clean_text(communes["commune_name"].iloc[row - 1])
+        raw_name = communes["commune_name"].iloc[row - 1]
+        name = _clean_text(raw_name)
         if not normalize_vietnamese(name):
             raise AddressError(
-                f"commune table row {row} (commune_code {code}): commune_name {name!r} is "
+                f"commune table row {row} (commune_code {code}): commune_name {raw_name!r} is "
                 "empty; expected the commune name such as 'Vũ Ninh'; fill it in"
             )
         codes.append(code)
@@ -679,14 +680,20 @@ def _fuzzy_limit(key: str) -> int:
 
 
 def _fuzzy_best(
-    runs: Sequence[Sequence[tuple[int, str]]], choices: Sequence[str], max_words: int
+    runs: Sequence[Sequence[tuple[int, str]]],
+    choices: Sequence[str],
+    max_words: int,
+    parsed: _Parsed,
+    gaz: Gazetteer,
 ) -> tuple[str | None, tuple[str, ...], tuple[int, int]]:
     """Find the single choice within one typo of some run of words, by a clear margin.
 
     Returns ``(choice, (), (start, end))`` when one choice is closest by at least one edit,
     ``(None, tied, ...)`` when several are equally close, ``(None, (), ...)`` when none is
     within reach. Of two equally close choices, one matching a longer run of words that
-    contains the other's wins ("Đại Đồng Thành" over "Đại Đồng").
+    contains the other's wins ("Đại Đồng Thành" over "Đại Đồng"). Short names (under five
+    letters) never win on a typo but still count as rivals. Same letters with other marks
+    ("Đại Lái" for "Đại Lai") count as one typo.
     """
     best: dict[str, tuple[int, int, int]] = {}
     for run in runs:
@@ -695,11 +702,14 @@ def _fuzzy_best(
                 span = " ".join(w for _, w in run[i : i + size])
                 if len(span) < 4:
                     continue
+                start, end = run[i][0], run[i + size - 1][0] + 1
                 for key, dist, _ in process.extract(
                     span, choices, scorer=OSA.distance, score_cutoff=1, limit=None
                 ):
-                    if dist <= _fuzzy_limit(key) and dist < best.get(key, (99, 0, 0))[0]:
-                        best[key] = (int(dist), run[i][0], run[i + size - 1][0] + 1)
+                    if dist == 0 and not _agrees(parsed.accented, start, end, key, gaz):
+                        dist = 1
+                    if dist < best.get(key, (99, 0, 0))[0]:
+                        best[key] = (int(dist), start, end)
     if not best:
         return None, (), (0, 0)
     top_dist = min(d for d, _, _ in best.values())
@@ -718,6 +728,8 @@ def _fuzzy_best(
         ]
     if len(tied) > 1:
         return None, tuple(sorted(tied)), (0, 0)
+    if top_dist > _fuzzy_limit(tied[0]):
+        return None, (), (0, 0)
     return tied[0], (), best[tied[0]][1:]
 
 
@@ -814,7 +826,12 @@ def _resolve(text: str, parsed: _Parsed, gaz: Gazetteer) -> AddressMatch:
                 return _outside(text, hit, parsed, gaz)
     if hits:
         last = hits[-1]
-        is_province = last.roles & _PROVINCE and last.marker not in ("commune", "district")
+        # "TP Hồ Chí Minh" is a province; "TP Bắc Ninh" the city (a district)
+        is_province = (
+            last.roles & _PROVINCE
+            and last.marker != "commune"
+            and not (last.marker == "district" and last.roles & _DISTRICT)
+        )
         if is_province and gaz.own_provinces and last.key not in gaz.own_provinces:
             if not (last.roles & _COMMUNE and len(hits) == 1):
                 return _outside(text, last, parsed, gaz)
@@ -830,6 +847,9 @@ def _resolve(text: str, parsed: _Parsed, gaz: Gazetteer) -> AddressMatch:
         first = _resolve_commune(text, parsed, gaz, hits, province_seen, dual_as_district=True)
         if first.status == "matched":
             return first
+        second = _resolve_commune(text, parsed, gaz, hits, province_seen, dual_as_district=False)
+        # both readings failed: the district reading names the closer candidates
+        return second if second.status == "matched" or first.status != "ambiguous" else first
     return _resolve_commune(text, parsed, gaz, hits, province_seen, dual_as_district=False)
 
 
@@ -894,7 +914,7 @@ def _resolve_commune(  # noqa: C901
             for run in _free_runs(parsed, used, include_below=False)
             if run[0][0] >= last_commune_end or _after_marker(parsed, run[0][0], "district")
         ]
-        found, _, (start, end) = _fuzzy_best(runs, list(gaz.district_keys), 3)
+        found, _, (start, end) = _fuzzy_best(runs, list(gaz.district_keys), 3, parsed, gaz)
         if found is not None:
             districts.update(gaz.district_keys[found])
             used.update(range(start, end))
@@ -910,9 +930,11 @@ def _resolve_commune(  # noqa: C901
 
     # 4. no exact name: one typo, clear winner
     allowed = [k for d in (districts or {""}) for k in gaz.keys_in_district[d]]
-    found, tied, _ = _fuzzy_best(_free_runs(parsed, used, False), allowed, gaz.max_words)
+    runs = _free_runs(parsed, used, include_below=False)
+    found, tied, _ = _fuzzy_best(runs, allowed, gaz.max_words, parsed, gaz)
     if found is None and not tied:
-        found, tied, _ = _fuzzy_best(_free_runs(parsed, used, True), allowed, gaz.max_words)
+        runs = _free_runs(parsed, used, include_below=True)
+        found, tied, _ = _fuzzy_best(runs, allowed, gaz.max_words, parsed, gaz)
     if found is not None:
         return _resolve_codes(text, found, gaz.name_codes[found], districts, None, None, gaz)
     if tied:
