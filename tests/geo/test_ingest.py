@@ -6,15 +6,18 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from boundaries.sets import load_boundary_set
 from geo.errors import FeedError
 from geo.ingest import feed_status, ingest_file, summarize_rejects
 from geo.readers import read_feed_bytes, read_feed_file
 from geo.schemas import FEED_NAMES
 from geo.store import list_batches, read_feed, read_rejects
+from geo.synth import synthesize
 from geo.workspace import Workspace, open_workspace
 
 TODAY = date(2021, 7, 1)
@@ -258,12 +261,8 @@ def test_unknown_feed_is_refused_before_reading(ws: Workspace) -> None:
 
 
 def test_synthetic_feeds_ingest_without_rejects(ws: Workspace, tmp_path: Path) -> None:
-    synth = pytest.importorskip("geo.synth")
-    from boundaries.sets import load_boundary_set
-    import numpy as np
-
     communes = load_boundary_set(ws.config.boundary_set, workspace_dir=ws.root)
-    result = synth.synthesize(
+    result = synthesize(
         communes, start=date(2021, 4, 27), days=10, scale=0.002, rng=np.random.default_rng(1)
     )
     for feed in ["venues", *[f for f in FEED_NAMES if f != "venues"]]:
