@@ -1,0 +1,178 @@
+"""Quantile forecasts of tidy daily case series, in the Hub long format.
+
+The default model ("trend") is built to survive Vietnamese reporting artefacts:
+
+* it works on **weekly sums** (Sunday-Saturday epiweeks), which absorbs weekday dumping
+  (a province reporting most of its week on Mondays);
+* before summing, **zero runs followed by a catch-up day** in a location that was
+  reporting are spread evenly over the run, and isolated **single-day backlog dumps**
+  (above 10x the surrounding means) are replaced by the local mean
+  (``forecast._series.clean_daily``);
+* it forecasts on the **log1p scale**: the median is the last weekly value moved by the
+  mean weekly log change of the last two weeks, damped (x0.8 per week ahead) and capped;
+* the uncertainty is **learned online from the model's own past errors**: at each forecast
+  date the same point forecast is replayed at the last 10 weekly origins whose targets are
+  already observed, errors (log1p observed - log1p forecast) are pooled over locations by
+  horizon and weighted by a Gaussian kernel in the level of the forecast (so a province at
+  5 cases a week borrows the errors of small provinces, one at 5,000 those of large ones),
+  and their weighted quantiles are added to the point forecast on the log scale;
+* the result is combined with the COVIDhub-baseline by averaging the two quantile
+  functions level by level (``"default"``), which keeps the baseline's robustness when
+  the trend misleads.
+
+Quantiles are non-negative and non-decreasing by construction. Only rows dated strictly
+before the forecast date are read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from forecast._hubframe import daily_quantiles_to_hub, weekly_quantiles_to_hub
+from forecast._series import (
+    DailyMatrix,
+    check_series,
+    clean_daily,
+    to_daily_matrix,
+    to_epiweek_sums,
+    to_forecast_date,
+)
+from forecast._trend import TrendParams, trend_quantiles
+from forecast.baseline import baseline_quantiles
+from forecast.errors import ForecastInputError
+from forecast.hub import MAX_DAY_HORIZON, MAX_WEEK_HORIZON
+
+ModelName = Literal["default", "trend", "baseline"]
+MODEL_NAMES: tuple[str, ...] = ("default", "trend", "baseline")
+_WEEKDAY_PRIOR_DAYS = 14.0  # pseudo-days pulling weekday shares toward 1/7
+
+
+def _weekly_model_quantiles(
+    daily: DailyMatrix,
+    forecast_date: date,
+    model: str,
+    horizons_weeks: int,
+    rng: np.random.Generator,
+    params: TrendParams,
+) -> np.ndarray:
+    last_week_end = forecast_date - timedelta(days=2)
+    _, raw_weekly = to_epiweek_sums(daily, last_week_end)
+    if len(raw_weekly) == 0:
+        raise ForecastInputError(
+            f"history: no complete epiweek before {forecast_date.isoformat()}; expected at "
+            "least 7 days of data ending on the Saturday before the forecast date"
+        )
+    baseline = None
+    if model in ("baseline", "default"):
+        baseline = baseline_quantiles(raw_weekly, horizons_weeks=horizons_weeks, rng=rng)
+        if model == "baseline":
+            return baseline
+    cleaned = DailyMatrix(daily.dates, daily.locations, clean_daily(daily.values))
+    _, weekly = to_epiweek_sums(cleaned, last_week_end)
+    trend = trend_quantiles(weekly, horizons_weeks, params)
+    if baseline is None:
+        return trend
+    return 0.5 * (trend + baseline)
+
+
+def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:
+    """Return each location's share of a week's cases by weekday, Sunday first.
+
+    Parameters
+    ----------
+    daily : DailyMatrix
+        Daily counts.
+    last_week_end : datetime.date
+        The Saturday ending the last complete epiweek.
+    weeks : int
+        Number of recent complete weeks used.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_locations, 7), rows summing to 1, shrunk toward 1/7 by 14 pseudo-days.
+    """
+    end = int((pd.Timestamp(last_week_end) - daily.dates[0]).days) + 1
+    n_days = min(7 * weeks, (end // 7) * 7)
+    block = daily.values[end - n_days : end] if n_days > 0 else np.zeros((0, len(daily.locations)))
+    by_day = block.reshape(-1, 7, block.shape[1]).sum(axis=0).T if n_days else 0.0
+    counts = np.zeros((len(daily.locations), 7)) + by_day
+    total = counts.sum(axis=1, keepdims=True)
+    return (counts + _WEEKDAY_PRIOR_DAYS / 7) / (total + _WEEKDAY_PRIOR_DAYS)
+
+
+def forecast_series(
+    history: pd.DataFrame,
+    forecast_date: date | str,
+    *,
+    model: ModelName = "default",
+    horizons_weeks: int = 4,
+    horizons_days: int = 0,
+    rng: np.random.Generator | None = None,
+    params: TrendParams | None = None,
+) -> pd.DataFrame:
+    """Forecast weekly (and optionally daily) incident cases for every location.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Columns ``date, location, value``: daily incident counts, locations as strings.
+        Days absent for a location count as 0. Rows dated on or after ``forecast_date``
+        are ignored.
+    forecast_date : datetime.date or str
+        A Monday; the last complete epiweek used ends on the Saturday before it.
+    model : {"default", "trend", "baseline"}
+        ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the damped log-linear trend
+        with online error quantiles; ``"default"`` the level-wise average of the two.
+    horizons_weeks : int
+        Weekly targets ``1..horizons_weeks wk ahead inc case`` (1-8).
+    horizons_days : int
+        Daily targets ``1..horizons_days day ahead inc case`` (0-28; 0 = none). Daily
+        quantiles are the quantiles of the day's epiweek times the location's weekday
+        share over the last four weeks (so they describe a typical day of that week, not
+        the extra day-to-day noise).
+    rng : numpy.random.Generator, optional
+        Randomness of the baseline's sampled horizons; ``None`` seeds a generator with 0.
+    params : TrendParams, optional
+        Hyperparameters of the trend model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Hub long format: per location and target 23 quantile rows and one ``point`` row
+        (the median).
+    """
+    if model not in MODEL_NAMES:
+        raise ForecastInputError(f"model={model!r}: expected one of {list(MODEL_NAMES)}")
+    if not 1 <= horizons_weeks <= MAX_WEEK_HORIZON:
+        raise ForecastInputError(
+            f"horizons_weeks={horizons_weeks!r}: expected 1..{MAX_WEEK_HORIZON}"
+        )
+    if not 0 <= horizons_days <= MAX_DAY_HORIZON:
+        raise ForecastInputError(f"horizons_days={horizons_days!r}: expected 0..{MAX_DAY_HORIZON}")
+    day = to_forecast_date(forecast_date)
+    series = check_series(history)
+    series = series[series["date"] < pd.Timestamp(day)]  # no data from the forecast date on
+    if series.empty:
+        raise ForecastInputError(
+            f"history: no rows dated before {day.isoformat()}; expected daily counts "
+            "up to the day before the forecast date"
+        )
+    generator = rng if rng is not None else np.random.default_rng(0)
+    daily = to_daily_matrix(series, day)
+    # daily targets reach the Sunday after week 4 (day 27 and 28 fall in epiweek 5)
+    weeks_needed = max(horizons_weeks, (horizons_days + 1) // 7 + 1 if horizons_days else 0)
+    q = _weekly_model_quantiles(daily, day, model, weeks_needed, generator, params or TrendParams())
+    frames = [weekly_quantiles_to_hub(q[:, :horizons_weeks], daily.locations, day)]
+    if horizons_days:
+        shares = weekday_shares(daily, day - timedelta(days=2))
+        n = np.arange(1, horizons_days + 1)
+        week_index = (n + 1) // 7  # 0-based epiweek of day D+n (D-1 is the Sunday)
+        weekday = (n + 1) % 7  # 0 = Sunday
+        dq = q[:, week_index, :] * shares[:, weekday][:, :, None]
+        frames.append(daily_quantiles_to_hub(dq, daily.locations, day))
+    return pd.concat(frames, ignore_index=True)
