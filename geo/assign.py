@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from geo import _pip
 from geo.errors import AssignmentError
@@ -43,6 +44,7 @@ __all__ = [
 
 _POLYGON_TYPES = ("Polygon", "MultiPolygon")
 _MAX_GRID_CELLS = 1 << 25
+_EPSG_4326 = CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,7 +261,8 @@ def _validate_communes(communes: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
             "communes: CRS is missing, expected EPSG:4326 (lon/lat degrees); "
             "set it with communes.set_crs(4326) if the coordinates are lon/lat."
         )
-    if communes.crs.to_epsg() != 4326:
+    # OGC:CRS84 is EPSG:4326 with lon/lat axis order, which is what we use anyway.
+    if not communes.crs.equals(_EPSG_4326, ignore_axis_order=True):
         raise AssignmentError(
             f"communes: CRS is {communes.crs.to_string()}, expected EPSG:4326; "
             "convert with communes.to_crs(4326)."

@@ -314,6 +314,11 @@ def test_error_wrong_crs(squares: gpd.GeoDataFrame) -> None:
         build_point_index(squares.to_crs(3857))
 
 
+def test_crs84_is_accepted(squares: gpd.GeoDataFrame) -> None:
+    crs84 = squares.set_crs("OGC:CRS84", allow_override=True)
+    assert build_point_index(crs84).lookup([X0 + 0.01], [Y0 + 0.01]).tolist() == [0]
+
+
 def test_error_empty(squares: gpd.GeoDataFrame) -> None:
     with pytest.raises(AssignmentError, match="empty GeoDataFrame"):
         build_point_index(squares.iloc[0:0])
