@@ -19,7 +19,8 @@ of those intersect the row strip), lowest candidate first, stopping at the first
 Crossing rule (half-open): edges are stored with ``y0 < y1`` (horizontal edges never cross a
 horizontal ray and are only used for classification); an edge counts when
 ``y0 <= y < y1`` and the point is strictly left of it (orientation determinant > 0). A point on
-the boundary is thus classified as if moved an infinitesimal step north, then east. Both
+the boundary is thus classified as if moved an infinitesimal step east, then an even smaller
+step north. Both
 neighbours of a shared edge evaluate the same canonical edge with the same arithmetic.
 """
 

@@ -14,10 +14,13 @@ Semantics (see ``docs/assignment.md``)
 - A point strictly inside a polygon gets that polygon; a point strictly outside every polygon,
   outside the grid, or with a NaN coordinate gets ``-1``.
 - A point exactly on a boundary follows the half-open crossing-number rule: it is classified as
-  if moved an infinitesimal step north (+lat), then east (+lon). So, for a square, the west and
-  south edges and the south-west corner belong to it, the east and north edges do not; on an edge
-  shared by two neighbours exactly one of them gets the point. shapely's ``contains_xy`` gives no
-  polygon for boundary points, so the two agree everywhere except on these zero-measure sets.
+  if moved an infinitesimal step east (+lon), then an even smaller step north (+lat). So, for a
+  square, the west and south edges and the south-west corner belong to it, the east and north
+  edges and the other corners do not; the bottom vertex of a diamond is outside it, the west
+  vertex inside. On an edge shared by two neighbours exactly one of them gets the point. shapely's
+  ``contains_xy`` gives no polygon for boundary points, so the two agree everywhere except on
+  these zero-measure sets (and, in principle, for points within ~1e-15 degree of an edge, where
+  the floating-point orientation test may round differently from shapely's robust one).
 - Overlapping input (an unrepaired set): the polygon with the lowest position wins.
 """
 

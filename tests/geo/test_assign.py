@@ -158,6 +158,24 @@ def test_boundary_rule_on_a_lone_square(dx: float, dy: float, expected: int) -> 
 
 
 @pytest.mark.parametrize(
+    ("dx", "dy", "expected"),
+    [
+        (0.5, 1.25, None),  # south vertex: east of it is outside
+        (-0.1, 1.6, "10004"),  # west vertex: east of it is inside
+        (1.1, 1.6, None),  # east vertex
+        (0.5, 1.95, None),  # north vertex
+        (0.2, 1.425, "10004"),  # on the south-west edge (exact midpoint)
+        (0.8, 1.425, None),  # on the south-east edge
+    ],
+)
+def test_boundary_rule_on_slanted_edges_and_vertices(
+    mixed: gpd.GeoDataFrame, dx: float, dy: float, expected: str | None
+) -> None:
+    got = points_to_communes([X0 + dx], [Y0 + dy], mixed)
+    assert got.tolist() == [expected]
+
+
+@pytest.mark.parametrize(
     ("dx", "dy", "expected_code"),
     [
         (0.125, 0.0625, "00002"),  # shared vertical edge: the eastern square
