@@ -41,6 +41,7 @@ CLOCK = np.array(
 )
 INFECTIOUS_FROM_DAYS = 2  # infectious from 2 days after infection (Delta, assumed)
 TRACE_BACK_DAYS = 10
+QUARANTINE_DAYS = 14  # F1 quarantine in Viet Nam, May 2021 (MOH: 14 days centralised)
 SETTING_BY_VENUE = np.array(["market", "supermarket", "school", "hospital", "other"], dtype=object)
 SETTING_P = np.array([0.3, 0.2, 0.15, 0.05, 0.3])
 CheckinSink = Callable[[pd.DataFrame], None]
@@ -242,7 +243,10 @@ class DayLoop:
         self.scale = scale
         self.rng = rng
         self.year = start.year
-        self.isolated_from = np.full(population.n_users, np.iinfo(np.int64).max, dtype=np.int64)
+        # users stop checking in while isolated: cases for good, F1 contacts for 14 days
+        never = np.iinfo(np.int64).max
+        self.isolated_from = np.full(population.n_users, never, dtype=np.int64)
+        self.isolated_until = np.full(population.n_users, never, dtype=np.int64)
         self.is_case: set[int] = set()
         self.case_of_person: dict[int, int] = {}
         self.homes: list[int] = []  # home commune of persons added after the users
@@ -298,7 +302,8 @@ class DayLoop:
         factor = p.weekday_factors[weekday] * (
             1.0 - (1.0 - p.lockdown_checkin_factor) * self._lockdown_level(day)
         )
-        available = np.flatnonzero(self.isolated_from > day)
+        isolated = (self.isolated_from <= day) & (day < self.isolated_until)
+        available = np.flatnonzero(~isolated)
         n = (
             int(rng.poisson(p.checkins_per_user_day * len(available) * factor))
             if len(available)
@@ -420,6 +425,7 @@ class DayLoop:
         self.case_of_person[person] = len(self.cases.person)
         if person < self.pop.n_users:
             self.isolated_from[person] = day
+            self.isolated_until[person] = np.iinfo(np.int64).max
         c = self.cases
         c.person.append(person)
         c.infection_day.append(infection_day)
@@ -517,6 +523,14 @@ class DayLoop:
             venue=frame["venue"].to_numpy(),
         )
         homes = self.home_of(persons)
+        quarantined = persons[persons < self.pop.n_users]
+        never = np.iinfo(np.int64).max
+        is_case = (self.isolated_from[quarantined] != never) & (
+            self.isolated_until[quarantined] == never
+        )
+        free = ~is_case
+        self.isolated_from[quarantined[free]] = day + 1  # listed today, quarantined tomorrow
+        self.isolated_until[quarantined[free]] = day + 1 + QUARANTINE_DAYS
         for person_i, home, exposure, case_row in zip(
             persons.tolist(),
             homes.tolist(),

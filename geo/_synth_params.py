@@ -68,13 +68,14 @@ class EpidemicParams:
         Logistic time scale of the switch from growth to lockdown (days); assumed.
     gi_mean_days : float
         Mean of the generation interval (days); Delta about 4.6 (brief; Hart et al. 2022,
-        eLife, estimate 4.7 days for Delta).
+        Lancet Infect Dis, estimate 4.7 days for Delta).
     gi_sd_days : float
         Standard deviation of the generation interval, gamma shaped (days); assumed.
     gi_max_days : int
         Truncation of the discretised generation interval (days).
     incubation_mean_days : float
-        Mean incubation period, lognormal (days); Delta 4.4 (Grant et al. 2022, meta-analysis).
+        Mean incubation period, lognormal (days); Delta 4.41 (Wu et al. 2022, JAMA Netw Open,
+        meta-analysis).
     incubation_sd_days : float
         Standard deviation of the incubation period (days); assumed.
     report_delay_mean_days : float
@@ -177,8 +178,7 @@ class PopulationParams:
         Check-ins per app user on a normal weekday (check-ins per person per day); 0.44 gives
         the brief's 300,000 a day for Bac Ninh at scale 1 (684,000 users).
     lockdown_checkin_factor : float
-        Check-in volume under full lockdown relative to before (ratio); Google mobility for
-        Bac Ninh fell by about half in June 2021 (retail and recreation).
+        Check-in volume under full lockdown relative to before (ratio); assumed.
     weekday_factors : tuple of float
         Check-in volume Monday..Sunday relative to a weekday (ratio); assumed.
     work_checkin_share : float

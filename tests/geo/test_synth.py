@@ -630,3 +630,30 @@ def test_cli_help_names_the_options() -> None:
     assert result.exit_code == 0
     for option in ("--days", "--seed", "--out", "--scale", "--start", "--boundary-set"):
         assert option in result.output
+
+
+# ---- the ingestion contract -------------------------------------------------------------------
+def test_written_feeds_pass_ingestion_validation(tmp_path: Path, bac_ninh: gpd.GeoDataFrame) -> None:
+    """Every row validates (geo.validate); only ambiguous free-text addresses may be rejected."""
+    from geo.readers import read_feed_file
+    from geo.validate import build_validation_context, validate_feed
+
+    out = tmp_path / "v"
+    args = ["--days", "20", "--seed", "3", "--scale", "0.005", "--out", str(out), "--no-geojson"]
+    assert CliRunner().invoke(synth, args).exit_code == 0
+    context = build_validation_context(bac_ninh, today=date(2025, 1, 1))
+    venues = validate_feed("venues", read_feed_file(out / "venues.csv"), context=context)
+    assert len(venues.rejects) == 0
+    context = build_validation_context(
+        bac_ninh, today=date(2025, 1, 1), venues=venues.accepted.set_index("venue_id")
+    )
+    for feed in FEED_COLUMNS:
+        frame = read_feed_file(out / f"{feed}.csv")
+        result = validate_feed(feed, frame, context=context)
+        assert result.extra_columns == (), feed
+        rejects = result.rejects
+        assert set(rejects["field"]) <= {"address", "residence_address", "destination_address"}, (
+            feed,
+            rejects.head().to_dict("records"),
+        )
+        assert len(rejects) <= 0.01 * len(frame) + 1, feed
