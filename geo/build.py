@@ -45,8 +45,7 @@ def load_events(ws: Workspace) -> dict[str, pd.DataFrame]:
     for feed, columns in cube_columns().items():
         if not list_batches(ws, feed):
             continue
-        frame = read_feed(ws, feed)
-        events[feed] = frame[[c for c in columns if c in frame.columns]]
+        events[feed] = read_feed(ws, feed, columns=columns)
     return events
 
 

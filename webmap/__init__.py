@@ -62,6 +62,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(zones.bp, url_prefix="/api")
     app.register_blueprint(auth.bp)
     app.register_blueprint(officials.bp)
+    from webmap import ogc
+
+    app.register_blueprint(ogc.bp)
 
     @app.get("/vendor/<path:filename>")
     def vendor(filename: str) -> ResponseReturnValue:

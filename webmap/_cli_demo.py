@@ -6,22 +6,6 @@ from pathlib import Path
 
 import click
 
-DEMO_FEED_ORDER = (
-    # venues before check-ins and assessments: a check-in inherits its venue's place
-    "venues",
-    "workers",
-    "cases",
-    "contacts",
-    "tests",
-    "declarations",
-    "checkins",
-    "movements",
-    "assessments",
-    "feedback",
-    "vaccinations",
-    "workforce",
-)
-
 _workspace_option = click.option(
     "--workspace",
     "workspace_dir",
@@ -59,7 +43,7 @@ def demo(
 
         safemap demo --workspace workspace --scale 0.05
     """
-    from webmap.demo import build_demo
+    from webmap.pipeline import build_demo
 
     def say(message: str) -> None:
         click.echo(message)

@@ -3,6 +3,11 @@
 Every script and stylesheet the map needs is served by the app itself
 (``/vendor/...``, installed from the npm registry at set-up): the map is complete
 with no internet. Background tiles are an optional layer, off by default.
+
+The map carries one commune layer with every public property; ``static/safemap.js``
+restyles it by mode (risk level, incidence, forecast), draws the legend, the side panel
+and the search, and adds the zones, venues and H3 layers from the API. Colours, bands and
+labels are defined here, once, and handed to the script by :func:`map_config`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ INCIDENCE_BINS: tuple[tuple[float, float, str], ...] = (
     (150.0, float("inf"), "#800026"),
 )
 NO_DATA_COLOUR = "#ffffff"
+# Risk levels keep the official hues (green, yellow, orange, red) but with lightness falling
+# monotonically from level 1 to 4, so they stay ordered for colour-blind readers and in grey;
+# the level number is always shown with the colour.
+LEVEL_COLOURS: dict[int, str] = {1: "#d9f0d3", 2: "#fed976", 3: "#fd8d3c", 4: "#a50f15"}
 
 # CDN resources folium and its plugins declare, mapped to the app's own copies.
 LOCAL_ASSETS: dict[str, str] = {
@@ -48,27 +57,107 @@ UNUSED_ASSETS = frozenset(
     }
 )
 
+PUBLIC_PROPERTIES = (
+    "commune_code",
+    "commune_name",
+    "district_name",
+    "population",
+    "cases_7d",
+    "cases_14d",
+    "incidence_7d_per_100k",
+    "level",
+    "level_name_vi",
+    "level_name_en",
+    "rules",
+    "unverified_criteria",
+    "rt_median",
+    "rt_lower",
+    "rt_upper",
+    "forecast_7d_median",
+    "forecast_7d_lower",
+    "forecast_7d_upper",
+    "forecast_14d_median",
+    "forecast_14d_lower",
+    "forecast_14d_upper",
+    "forecast_7d_per_100k",
+    "forecast_14d_per_100k",
+)
+
 LABELS: dict[str, dict[str, str]] = {
     "vi": {
-        "layer_incidence": "Số ca mới 7 ngày / 100.000 dân",
+        "mode_level": "Cấp độ nguy cơ",
+        "mode_incidence": "Ca mới 7 ngày / 100.000 dân",
+        "mode_forecast_7d": "Dự báo 7 ngày tới / 100.000 dân",
+        "mode_forecast_14d": "Dự báo 14 ngày tới / 100.000 dân",
+        "layer_zones": "Vùng phong tỏa đã công bố",
+        "layer_venues": "Địa điểm An toàn COVID",
+        "layer_cells": "Ô lục giác H3: ca 14 ngày",
         "commune": "Xã/phường",
         "district": "Huyện/thành phố",
         "population": "Dân số",
         "cases_7d": "Ca mắc 7 ngày",
+        "cases_14d": "Ca mắc 14 ngày",
         "incidence": "Ca / 100.000 dân / 7 ngày",
-        "tiles": "Bản đồ nền OpenStreetMap (cần internet)",
+        "level": "Cấp độ",
+        "rules": "Quy định",
+        "unverified": "Ngưỡng chưa kiểm chứng",
+        "rt": "Hệ số lây nhiễm Rt",
+        "rt_insufficient": "chưa đủ dữ liệu",
+        "forecast": "Dự báo số ca (trung vị, khoảng 50% và 95%)",
+        "forecast_hidden": "Dự báo cho khoảng này bị ẩn vì chưa tốt hơn mô hình cơ sở.",
+        "forecast_none": "Chưa có dự báo.",
+        "as_of": "Dữ liệu đến",
+        "search": "Tìm xã/phường…",
+        "unknown": "Chưa xác định",
         "no_data": "Không có dữ liệu",
+        "tiles": "Bản đồ nền OpenStreetMap (cần internet)",
+        "close": "Đóng",
+        "release": "Gỡ phong tỏa sớm nhất",
+        "since": "Từ ngày",
+        "days_to_release": "Số ngày còn lại",
+        "venue_band": "Mức an toàn",
+        "expired": "Quá hạn tự đánh giá",
+        "week": "tuần",
     },
     "en": {
-        "layer_incidence": "New cases in 7 days per 100,000",
+        "mode_level": "Risk level",
+        "mode_incidence": "New cases in 7 days per 100,000",
+        "mode_forecast_7d": "Forecast, next 7 days, per 100,000",
+        "mode_forecast_14d": "Forecast, next 14 days, per 100,000",
+        "layer_zones": "Published lockdown zones",
+        "layer_venues": "COVID-safe venues",
+        "layer_cells": "H3 hexagons: cases in 14 days",
         "commune": "Commune",
         "district": "District",
         "population": "Population",
         "cases_7d": "Cases in 7 days",
+        "cases_14d": "Cases in 14 days",
         "incidence": "Cases / 100,000 / 7 days",
-        "tiles": "OpenStreetMap background (needs internet)",
+        "level": "Level",
+        "rules": "Rules",
+        "unverified": "Unverified thresholds",
+        "rt": "Reproduction number Rt",
+        "rt_insufficient": "insufficient data",
+        "forecast": "Forecast cases (median, 50% and 95% intervals)",
+        "forecast_hidden": "Hidden for this horizon: not yet better than the baseline model.",
+        "forecast_none": "No forecast yet.",
+        "as_of": "Data as of",
+        "search": "Find a commune…",
+        "unknown": "Unknown",
         "no_data": "No data",
+        "tiles": "OpenStreetMap background (needs internet)",
+        "close": "Close",
+        "release": "Earliest release",
+        "since": "Since",
+        "days_to_release": "Days left",
+        "venue_band": "Safety band",
+        "expired": "Self-assessment expired",
+        "week": "week",
     },
+}
+LEVEL_NAMES = {
+    "vi": {1: "Bình thường mới", 2: "Nguy cơ", 3: "Nguy cơ cao", 4: "Nguy cơ rất cao"},
+    "en": {1: "New normal", 2: "At risk", 3: "High risk", 4: "Very high risk"},
 }
 
 
@@ -82,6 +171,50 @@ def incidence_colour(value: float | None) -> str:
         if low <= value < high:
             return colour
     return INCIDENCE_BINS[-1][2]
+
+
+def level_colour(level: float | None) -> str:
+    """Fill colour of a risk level 1-4 (white for unknown)."""
+    if level is None or not np.isfinite(level) or int(level) not in LEVEL_COLOURS:
+        return NO_DATA_COLOUR
+    return LEVEL_COLOURS[int(level)]
+
+
+def band_label(low: float, high: float) -> str:
+    """Legend label of an incidence band."""
+    if low == high == 0:
+        return "0"
+    if high == float("inf"):
+        return f"≥ {low:g}"
+    return f"{low:g} – < {high:g}" if low > 0 else f"> 0 – < {high:g}"
+
+
+def map_config(lang: str, *, hidden_horizons: list[str] | None = None) -> dict[str, Any]:
+    """Everything ``static/safemap.js`` needs: labels, palettes, legends, hidden horizons."""
+    if lang not in LABELS:
+        raise ValueError(f"lang is {lang!r}; expected one of {sorted(LABELS)}")
+    incidence_legend = [[band_label(lo, hi), colour] for lo, hi, colour in INCIDENCE_BINS]
+    return {
+        "lang": lang,
+        "labels": LABELS[lang],
+        "levels": {
+            str(level): {"colour": colour, "name": LEVEL_NAMES[lang][level]}
+            for level, colour in LEVEL_COLOURS.items()
+        },
+        "incidence_bins": [
+            [lo, hi if np.isfinite(hi) else None, c] for lo, hi, c in INCIDENCE_BINS
+        ],
+        "legends": {
+            "level": [
+                [f"{level} – {LEVEL_NAMES[lang][level]}", colour]
+                for level, colour in LEVEL_COLOURS.items()
+            ]
+            + [[LABELS[lang]["unknown"], NO_DATA_COLOUR]],
+            "incidence": incidence_legend + [[LABELS[lang]["no_data"], NO_DATA_COLOUR]],
+        },
+        "no_data_colour": NO_DATA_COLOUR,
+        "hidden_horizons": hidden_horizons or [],
+    }
 
 
 def localize_assets(fmap: folium.Map, asset_url: Callable[[str], str]) -> folium.Map:
@@ -120,81 +253,46 @@ def build_safe_map(
     *,
     lang: str = "vi",
     asset_url: Callable[[str], str] = lambda path: f"/vendor/{path}",
-) -> folium.Map:
-    """Build the public map: commune choropleth of 7-day incidence per 100,000.
+) -> tuple[folium.Map, folium.GeoJson]:
+    """Build the public map: the commune layer, styled by risk level.
 
     Parameters
     ----------
     communes : GeoDataFrame
-        Published commune layer (``webmap.publish.build_commune_layer``), EPSG:4326.
+        Published commune layer (``webmap.publish``), EPSG:4326.
     lang : {"vi", "en"}
-        Language of labels and tooltips.
+        Language of labels.
     asset_url : callable
         Maps a path under the npm assets folder to the URL the app serves it at.
 
     Returns
     -------
-    folium.Map
+    (folium.Map, folium.GeoJson)
+        The map and its commune layer (the script restyles the layer by mode).
     """
     if lang not in LABELS:
         raise ValueError(f"lang is {lang!r}; expected one of {sorted(LABELS)}")
-    text = LABELS[lang]
     minx, miny, maxx, maxy = communes.total_bounds
     fmap = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
         zoom_control=True,
-        prefer_canvas=False,
         control_scale=True,
     )
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    folium.TileLayer(
-        "OpenStreetMap", name=text["tiles"], show=False, overlay=False, control=True
-    ).add_to(fmap)
-
-    layer = communes.reset_index()[
-        [
-            "commune_code",
-            "commune_name",
-            "district_name",
-            "population",
-            "cases_7d",
-            "incidence_7d_per_100k",
-            "geometry",
-        ]
-    ]
-    folium.GeoJson(
+    columns = [c for c in PUBLIC_PROPERTIES if c in communes.reset_index().columns]
+    layer = communes.reset_index()[[*columns, "geometry"]]
+    geojson = folium.GeoJson(
         layer,
-        name=text["layer_incidence"],
+        name=LABELS[lang]["mode_level"],
+        control=False,
         style_function=lambda feature: {
-            "fillColor": incidence_colour(feature["properties"]["incidence_7d_per_100k"]),
+            "fillColor": level_colour(feature["properties"].get("level")),
             "color": "#555555",
             "weight": 0.8,
             "fillOpacity": 0.8,
         },
         highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["commune_name", "district_name", "cases_7d", "incidence_7d_per_100k"],
-            aliases=[text["commune"], text["district"], text["cases_7d"], text["incidence"]],
-            localize=True,
-        ),
-        popup=folium.GeoJsonPopup(
-            fields=[
-                "commune_name",
-                "district_name",
-                "population",
-                "cases_7d",
-                "incidence_7d_per_100k",
-            ],
-            aliases=[
-                text["commune"],
-                text["district"],
-                text["population"],
-                text["cases_7d"],
-                text["incidence"],
-            ],
-            localize=True,
-        ),
     ).add_to(fmap)
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    return localize_assets(fmap, asset_url)
+    # the layer switcher (background tiles, zones, venues, H3) is built by static/safemap.js
+    return localize_assets(fmap, asset_url), geojson

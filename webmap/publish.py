@@ -181,3 +181,106 @@ def read_snapshot(published_dir: Path) -> Snapshot:
         for path in sorted(current.glob("*.csv"))
     }
     return Snapshot(communes=communes, meta=meta, layers=layers, tables=tables)
+
+
+def add_risk_levels(
+    layer: gpd.GeoDataFrame,
+    cube: xr.Dataset,
+    rules_id: str,
+    *,
+    adult_share: float | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Add each commune's official risk level under ``rules_id`` on the layer's date.
+
+    Returns the layer with ``level`` (1-4, or None for unknown), ``level_name_vi``,
+    ``level_name_en``, ``rules``, ``rules_version``, ``unverified_criteria`` (";"-joined),
+    and the indicators table (public aggregates) the levels were computed from.
+    """
+    from models.rules import assess_risk, indicators_from_cube, load_rule_set
+
+    day = pd.Timestamp(layer["date"].iloc[0])
+    indicators = indicators_from_cube(cube, day, adult_share=adult_share)
+    levels = assess_risk(indicators, load_rule_set(rules_id), date=day).set_index("commune_code")
+    out = layer.copy()
+    out["level"] = levels["level"].reindex(out.index).astype("float").to_numpy()
+    for column in ("level_name_vi", "level_name_en", "rules", "rules_version"):
+        out[column] = levels[column].reindex(out.index).astype(str).to_numpy()
+    out["unverified_criteria"] = [
+        "; ".join(v) if isinstance(v, list | tuple) else str(v or "")
+        for v in levels["unverified_criteria"].reindex(out.index)
+    ]
+    return out, indicators
+
+
+def add_rt(layer: gpd.GeoDataFrame, cube: xr.Dataset) -> gpd.GeoDataFrame:
+    """Add each commune's latest Rt (median and 95% interval; NaN where data are insufficient)."""
+    from models.rt import estimate_rt
+
+    day = pd.Timestamp(layer["date"].iloc[0])
+    cases = cube["cases"].sel(date=slice(None, day)).rename(commune="location")
+    rt = estimate_rt(cases).isel(date=-1)
+    out = layer.copy()
+    for column in ("rt_median", "rt_lower", "rt_upper"):
+        values = rt[column].to_series().reindex(out.index)
+        out[column] = values.round(2).to_numpy()
+    return out
+
+
+def suppress_counts(counts: pd.Series, threshold: int) -> pd.Series:
+    """Public form of small counts: 0 hidden (NaN), 1..threshold-1 as "1-<threshold-1>"."""
+    label = f"1-{threshold - 1}"
+    shown = counts.astype(int).astype(str).where(counts >= threshold, label)
+    return shown.where(counts > 0)
+
+
+def cells_layer(
+    cube: xr.Dataset, *, date: pd.Timestamp, window_days: int = 14, threshold: int = 6
+) -> gpd.GeoDataFrame:
+    """H3 cells with cases in the window, counts below ``threshold`` shown only as a range."""
+    from geo.h3cells import cells_to_geodataframe
+
+    if "cell_cases" not in cube or cube.sizes.get("cell", 0) == 0:
+        return gpd.GeoDataFrame({"cell": [], "cases": []}, geometry=[], crs=4326)
+    start = date - pd.Timedelta(days=window_days - 1)
+    counts = cube["cell_cases"].sel(date=slice(start, date)).sum("date").to_series()
+    counts = counts[counts > 0]
+    shown = suppress_counts(counts, threshold)
+    frame = cells_to_geodataframe(
+        list(counts.index),
+        {
+            "cases": shown.to_numpy(dtype=object),
+            "suppressed": (counts < threshold).to_numpy(),
+            "window_days": [window_days] * len(counts),
+        },
+    )
+    return frame
+
+
+def venues_layer(
+    venues: pd.DataFrame, assessments: pd.DataFrame | None, *, as_of: pd.Timestamp
+) -> gpd.GeoDataFrame:
+    """Venues with the band of their latest self-assessment (expired ones are not 'safe')."""
+    from models.venues import venue_bands
+
+    frame = venues[["venue_id", "name", "venue_type", "lat", "lon"]].copy()
+    frame["venue_id"] = frame["venue_id"].astype(str)
+    if assessments is not None and len(assessments):
+        bands = venue_bands(assessments, as_of=as_of.date()).set_index("venue_id")
+        bands.index = bands.index.astype(str)
+        for column in ("band", "band_name_vi", "band_name_en", "colour", "safe", "expired"):
+            frame[column] = bands[column].reindex(frame["venue_id"]).to_numpy()
+        frame["assessed_on"] = (
+            pd.to_datetime(bands["last_assessed"].reindex(frame["venue_id"]))
+            .dt.strftime("%Y-%m-%d")
+            .to_numpy()
+        )
+    else:
+        frame["band"] = None
+        frame["colour"] = "grey"
+        frame["safe"] = False
+    frame["band"] = pd.to_numeric(frame["band"], errors="coerce")
+    frame["safe"] = frame["safe"].fillna(False).astype(bool)
+    frame["colour"] = frame["colour"].fillna("grey")
+    lon = pd.to_numeric(frame.pop("lon"), errors="coerce")
+    lat = pd.to_numeric(frame.pop("lat"), errors="coerce")
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=4326)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import folium
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webmap.data import get_snapshot
-from webmap.maps import INCIDENCE_BINS, LABELS, build_safe_map
+from webmap.maps import build_safe_map, map_config
 
 bp = Blueprint("public", __name__)
 
@@ -15,18 +17,20 @@ PAGE_TEXT = {
     "vi": {
         "title": "Bản đồ an toàn COVID – Bắc Ninh",
         "as_of": "Dữ liệu đến",
-        "legend": "Ca mới 7 ngày / 100.000 dân",
         "switch": "English",
         "synthetic": "Dữ liệu trình diễn (tổng hợp), không phải số liệu thật.",
         "attribution": "Nguồn ranh giới",
+        "modes": "Hiển thị",
+        "search": "Tìm xã/phường",
     },
     "en": {
         "title": "Safe-COVID map – Bắc Ninh",
         "as_of": "Data as of",
-        "legend": "New cases in 7 days per 100,000",
         "switch": "Tiếng Việt",
         "synthetic": "Demonstration data (synthetic), not real figures.",
         "attribution": "Boundaries",
+        "modes": "Show",
+        "search": "Find a commune",
     },
 }
 
@@ -41,7 +45,7 @@ def index() -> ResponseReturnValue:
     """Render the public map page."""
     lang = _lang()
     snapshot = get_snapshot()
-    fmap = build_safe_map(
+    fmap, layer = build_safe_map(
         snapshot.communes,
         lang=lang,
         asset_url=lambda path: url_for("vendor", filename=path),
@@ -49,25 +53,28 @@ def index() -> ResponseReturnValue:
     root = fmap.get_root()
     assert isinstance(root, folium.Figure)
     root.render()
-    legend = [(colour, _band_label(low, high, lang)) for low, high, colour in INCIDENCE_BINS] + [
-        ("#ffffff", LABELS[lang]["no_data"])
-    ]
+    config = map_config(lang, hidden_horizons=snapshot.meta.get("hidden_horizons"))
+    config.update(
+        {
+            "map": fmap.get_name(),
+            "layer": layer.get_name(),
+            "has_forecast": "forecast_7d_per_100k" in snapshot.communes.columns,
+            "api": {
+                "zones": url_for("zones.list_zones"),
+                "venues": "/api/venues",
+                "cells": "/api/cells",
+                "forecasts": "/api/forecasts",
+            },
+        }
+    )
     return render_template(
         "index.html",
         lang=lang,
         other_lang="en" if lang == "vi" else "vi",
         text=PAGE_TEXT[lang],
         meta=snapshot.meta,
-        legend=legend,
+        config_json=json.dumps(config, ensure_ascii=False),
         map_header=root.header.render(),
         map_html=root.html.render(),
         map_script=root.script.render(),
     )
-
-
-def _band_label(low: float, high: float, lang: str) -> str:
-    if low == high == 0:
-        return "0"
-    if high == float("inf"):
-        return f"≥ {low:g}"
-    return f"{low:g} – < {high:g}" if low > 0 else f"> 0 – < {high:g}"

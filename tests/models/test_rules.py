@@ -378,3 +378,20 @@ def test_level_monotone_in_incidence(rule_id, a, b, coverage):
     )
     levels = assess_risk(ind, load_rule_set(rule_id))["level"].tolist()
     assert levels[0] <= levels[1]
+
+
+@pytest.mark.parametrize(
+    ("day", "rule_set"),
+    [
+        ("2021-03-01", "2686"),
+        ("2021-05-31", "2686"),
+        ("2021-10-11", "2686"),
+        ("2021-10-12", "4800"),
+        ("2022-01-26", "4800"),
+        ("2022-01-27", "218"),
+    ],
+)
+def test_rule_set_in_force_follows_effective_dates(day, rule_set) -> None:
+    from models.rules import rule_set_in_force
+
+    assert rule_set_in_force(day) == rule_set

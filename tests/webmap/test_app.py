@@ -98,7 +98,7 @@ def test_incidence_colour_bands(value, colour) -> None:
 
 
 def test_map_uses_only_local_assets(communes, cube) -> None:
-    fmap = build_safe_map(build_commune_layer(cube, communes), asset_url=lambda p: f"/v/{p}")
+    fmap, _ = build_safe_map(build_commune_layer(cube, communes), asset_url=lambda p: f"/v/{p}")
     html = fmap.get_root().render()
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources, "the map declares no scripts at all"
@@ -123,6 +123,7 @@ def test_index_page_renders_in_both_languages(client, lang, title) -> None:
     assert 'id="legend"' in page
     assert "2021-05-11" in page  # data as of
     assert "/vendor/leaflet/dist/leaflet.js" in page
+    assert "/static/safemap.js" in page
 
 
 def test_api_communes_is_geojson_with_required_properties(client) -> None:

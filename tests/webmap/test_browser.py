@@ -20,13 +20,29 @@ def test_public_map_draws_every_commune_and_the_legend(page, live_server) -> Non
     assert page.external_requests == []
 
 
-def test_clicking_a_commune_opens_a_popup_with_its_numbers(page, live_server) -> None:
+def test_clicking_a_commune_opens_its_panel_with_the_numbers(page, live_server) -> None:
     _open_map(page, live_server + "/")
     page.locator("path.leaflet-interactive").nth(10).click(force=True)
-    popup = page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
-    text = popup.inner_text()
+    panel = page.wait_for_selector("#panel:not([hidden])", timeout=5_000)
+    text = panel.inner_text()
     assert "Ca mắc 7 ngày" in text
     assert "Dân số" in text
+    assert "Rt" in text
+
+
+def test_search_finds_a_commune_without_diacritics(page, live_server) -> None:
+    _open_map(page, live_server + "/")
+    page.fill("#search", "vu ninh")
+    page.press("#search", "Enter")
+    panel = page.wait_for_selector("#panel:not([hidden])", timeout=5_000)
+    assert "Vũ Ninh" in panel.inner_text()
+
+
+def test_mode_switch_restyles_and_relabels_the_legend(page, live_server) -> None:
+    _open_map(page, live_server + "/")
+    assert "Cấp độ nguy cơ" in page.inner_text("#legend-title")
+    page.click("#mode-incidence input")
+    assert "100.000" in page.inner_text("#legend-title")
 
 
 def test_language_switch_turns_the_page_english(page, live_server) -> None:

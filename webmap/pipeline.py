@@ -1,0 +1,165 @@
+"""From a workspace's cube to the published snapshot, and the demo workspace.
+
+This is the I/O edge around the pure builders of ``webmap.publish``: it reads the cube,
+the event store and the forecasts of a workspace and writes ``published/current``.
+Every step of the demo uses the production code path (the same functions and commands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from boundaries.sets import load_boundary_set
+from geo.workspace import Workspace, open_workspace
+from webmap.publish import (
+    add_risk_levels,
+    add_rt,
+    build_commune_layer,
+    cells_layer,
+    venues_layer,
+    write_snapshot,
+)
+
+# Share of the population aged 18+ (2019 census: 24.3% aged 0-14; about 4% aged 15-17):
+# denominators of adult vaccine coverage when the boundary set has no adult population.
+ADULT_SHARE = 0.72
+DEMO_FEED_ORDER = (
+    # venues before check-ins and assessments: a check-in inherits its venue's place
+    "venues",
+    "workers",
+    "cases",
+    "contacts",
+    "tests",
+    "declarations",
+    "checkins",
+    "movements",
+    "assessments",
+    "feedback",
+    "vaccinations",
+    "workforce",
+)
+
+
+def _feed(ws: Workspace, feed: str) -> pd.DataFrame | None:
+    from geo.store import list_batches, read_feed
+
+    if not list_batches(ws, feed):
+        return None
+    return read_feed(ws, feed)
+
+
+def _latest_forecasts(ws: Workspace) -> pd.DataFrame | None:
+    folder = ws.root / "forecasts"
+    files = sorted(folder.glob("*.csv")) if folder.exists() else []
+    if not files:
+        return None
+    return pd.read_csv(files[-1], dtype={"location": str})
+
+
+def publish_workspace(
+    ws: Workspace,
+    cube: xr.Dataset,
+    *,
+    synthetic: bool,
+    rules_id: str | None = None,
+) -> Path:
+    """Compute every public layer from the workspace and publish it atomically.
+
+    ``rules_id`` defaults to the official rule set in force on the cube's last day.
+    """
+    from models.rules import rule_set_in_force
+
+    day = pd.Timestamp(cube.attrs["last_date"])
+    rules_id = rules_id or rule_set_in_force(day.date())
+    communes = load_boundary_set(ws.config.boundary_set, workspace_dir=ws.root)
+    layer = build_commune_layer(cube, communes)
+    layer, indicators = add_risk_levels(layer, cube, rules_id, adult_share=ADULT_SHARE)
+    layer = add_rt(layer, cube)
+    layers = {
+        "cells": cells_layer(cube, date=day, threshold=ws.config.suppression_threshold),
+    }
+    venues = _feed(ws, "venues")
+    if venues is not None:
+        layers["venues"] = venues_layer(venues, _feed(ws, "assessments"), as_of=day)
+    tables: dict[str, pd.DataFrame] = {"indicators": indicators}
+    forecasts = _latest_forecasts(ws)
+    if forecasts is not None:
+        tables["forecasts"] = forecasts
+    meta: dict[str, Any] = {
+        "as_of": cube.attrs.get("as_of"),
+        "as_of_display": day.strftime("%d/%m/%Y"),
+        "date": str(day.date()),
+        "boundary_set": ws.config.boundary_set,
+        "rules": rules_id,
+        "attribution": communes.attrs.get("attribution", ""),
+        "synthetic": synthetic,
+        "suppression_threshold": ws.config.suppression_threshold,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return write_snapshot(ws.published, layer, meta, layers=layers, tables=tables)
+
+
+def build_demo(
+    workspace_dir: str | Path | None,
+    *,
+    days: int = 60,
+    scale: float = 0.05,
+    seed: int = 0,
+    report: Callable[[str], None] = lambda message: None,
+) -> Workspace:
+    """Build (or refresh) the demo workspace and publish its map.
+
+    Parameters
+    ----------
+    workspace_dir : path-like, optional
+        Workspace directory (created when missing).
+    days, scale, seed : int, float, int
+        Size and seed of the synthetic feeds (``safemap synth``).
+    report : callable
+        Receives one line of progress per step.
+    """
+    from geo._cli_synth import synth
+    from geo.build import build_workspace_cube
+    from geo.ingest import ingest_file
+
+    ws = open_workspace(workspace_dir)
+    feeds_dir = ws.root / "demo-feeds"
+    if not (feeds_dir / "params.json").exists():
+        report(f"synth: {days} days at scale {scale} (seed {seed}) -> {feeds_dir}")
+        synth.main(
+            [
+                "--days",
+                str(days),
+                "--scale",
+                str(scale),
+                "--seed",
+                str(seed),
+                "--out",
+                str(feeds_dir),
+                "--boundary-set",
+                ws.config.boundary_set,
+                "--no-geojson",
+            ],
+            standalone_mode=False,
+        )
+    for feed in DEMO_FEED_ORDER:
+        path = feeds_dir / f"{feed}.csv"
+        if not path.exists():
+            continue
+        summary = ingest_file(ws, feed, path)
+        state = "already ingested" if summary.already_ingested else "ingested"
+        report(f"ingest {feed}: {state}, {summary.accepted} accepted, {summary.rejected} rejected")
+    cube = build_workspace_cube(ws)
+    report(
+        f"build: {cube.sizes['date']} days x {cube.sizes['commune']} communes, "
+        f"{int(cube['cases'].sum())} cases"
+    )
+    target = publish_workspace(ws, cube, synthetic=True)
+    report(f"publish: {target}")
+    return ws
