@@ -78,12 +78,14 @@ def pseudonymize_ids(ids: pd.Series, pseudonym_key: str) -> pd.Series:
     >>> p.iloc[0] == p.iloc[1], len(p.iloc[0]), p.isna().iloc[2]
     (True, 16, True)
     """
-    hashed, indices = pseudonymize_dictionary(ids, pseudonym_key)
+    hashed, indices, _ = pseudonymize_dictionary(ids, pseudonym_key)
     out = pc.take(hashed, indices)  # null ids stay null
     return pd.Series(out, index=ids.index, dtype="str", name=ids.name)
 
 
-def pseudonymize_dictionary(ids: pd.Series, pseudonym_key: str) -> tuple[pa.Array, pa.Array]:
+def pseudonymize_dictionary(
+    ids: pd.Series, pseudonym_key: str
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """Dictionary-encode ``ids`` and hash each distinct id once.
 
     Parameters
@@ -96,36 +98,36 @@ def pseudonymize_dictionary(ids: pd.Series, pseudonym_key: str) -> tuple[pa.Arra
     Returns
     -------
     hashed : pyarrow.Array
-        Pseudonym of each distinct id (strings).
+        Pseudonym of each distinct id (16 hex characters).
     indices : pyarrow.Array
         Per row, the position of its pseudonym in ``hashed`` (null for missing ids);
         ``pyarrow.compute.take(hashed, indices)`` gives the pseudonymised column.
+    values : numpy.ndarray
+        The same pseudonyms as unsigned 64-bit integers (big-endian digests).
     """
     key = key_to_bytes(pseudonym_key)
     values = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.astype("str").array
     encoded = pc.dictionary_encode(pa.array(values))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    digests = [
-        hashlib.blake2b(u.encode("utf-8"), key=key, digest_size=DIGEST_BYTES).digest()
-        for u in encoded.dictionary.to_pylist()
-    ]
-    hashed = pa.array([d.hex() for d in digests], type=pa.string())
-    return hashed, encoded.indices
+    joined = b"".join(
+        [
+            hashlib.blake2b(u.encode("utf-8"), key=key, digest_size=DIGEST_BYTES).digest()
+            for u in encoded.dictionary.to_pylist()
+        ]
+    )
+    digests = np.frombuffer(joined, dtype=np.uint8).reshape(-1, DIGEST_BYTES)
+    return _digests_to_hex(digests), encoded.indices, np.frombuffer(joined, ">u8").astype(np.uint64)
 
 
-def pseudonyms_to_uint64(hashed: pa.Array) -> np.ndarray:
-    """Read 16-hex-digit pseudonyms as unsigned 64-bit integers (big-endian digests).
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
-    Parameters
-    ----------
-    hashed : pyarrow.Array
-        Pseudonyms from :func:`pseudonymize_dictionary`.
 
-    Returns
-    -------
-    numpy.ndarray
-        uint64 values, one per pseudonym.
-    """
-    raw = b"".join(bytes.fromhex(h) for h in hashed.to_pylist())
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+def _digests_to_hex(digests: np.ndarray) -> pa.Array:
+    """Hex strings of an (n, k) uint8 digest array, vectorised."""
+    n, k = digests.shape
+    chars = np.empty((n, 2 * k), dtype=np.uint8)
+    chars[:, 0::2] = _HEX[digests >> 4]
+    chars[:, 1::2] = _HEX[digests & 15]
+    as_bytes = pa.array(chars.reshape(-1).view(f"S{2 * k}") if n else [], type=pa.binary())
+    return as_bytes.cast(pa.string())

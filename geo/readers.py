@@ -9,7 +9,6 @@ GeoJSON point features through the standard ``json`` module (lat/lon from the ge
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from pathlib import Path
@@ -143,12 +142,7 @@ def check_utf8(data: bytes, *, name: str) -> bytes:
         For UTF-16 (BOM or NUL bytes), and for bytes that are not UTF-8; the message
         names the byte offset, the likely encoding (Windows-1258/1252) and the fix.
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
-        raise FeedError(
-            f"{name}: the file is UTF-16 (Excel 'Unicode Text'), not UTF-8; {_EXCEL_FIX}"
-        )
-    if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM) :]
+    data = _strip_bom(data, name=name)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -160,6 +154,15 @@ def check_utf8(data: bytes, *, name: str) -> bytes:
             f"(line {line}) is invalid{guess}; {_EXCEL_FIX}"
         ) from None
     return data
+
+
+def _strip_bom(data: bytes, *, name: str) -> bytes:
+    """Drop a UTF-8 BOM; refuse UTF-16 (BOM, or NUL bytes near the start)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise FeedError(
+            f"{name}: the file is UTF-16 (Excel 'Unicode Text'), not UTF-8; {_EXCEL_FIX}"
+        )
+    return data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
 
 
 def _guess_legacy_encoding(data: bytes) -> str:
@@ -193,10 +196,17 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
     FeedError
         When the content is empty, not UTF-8, or not parseable CSV.
     """
-    data = check_utf8(data, name=name)
-    if not data.strip():
+    # Arrow validates UTF-8 while parsing; the slower Python check runs only on failure
+    data = _strip_bom(data, name=name)
+    if not data or data.isspace():
         raise FeedError(f"{name}: the file has no header and no rows; export the feed again")
-    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    end = data.find(b"\n")
+    try:
+        first_line = (data if end < 0 else data[:end]).decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        check_utf8(data, name=name)
+        raise
+
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     header = next(csv.reader([first_line], delimiter=delimiter))
     names = [h.strip() for h in header]
@@ -209,7 +219,7 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
         )
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(block_size=16 << 20),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
@@ -220,6 +230,8 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            check_utf8(data, name=name)  # raises with the byte offset and encoding guess
         raise FeedError(
             f"{name}: not a valid CSV file ({exc}); every row needs the same number of "
             "columns as the header; quote values that contain the delimiter"

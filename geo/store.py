@@ -169,7 +169,15 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.stem}.{os.getpid()}{_TMP_SUFFIX}"
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        strings = [
+            f.name
+            for f in table.schema
+            if pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type)
+            or pa.types.is_dictionary(f.type)
+        ]
+        # dictionary-encode the (repetitive) string columns only; lz4 is cheap to write
+        pq.write_table(table, tmp, compression="lz4", use_dictionary=strings)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

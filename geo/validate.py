@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from geo.errors import FeedError
-from geo.pseudonym import pseudonymize_dictionary, pseudonymize_ids, pseudonyms_to_uint64
+from geo.pseudonym import pseudonymize_dictionary, pseudonymize_ids
 from geo.schemas import (
     EARLIEST_DATE,
     FEED_NAMES,
@@ -40,7 +40,10 @@ H3_CELL = "h3_cell"
 class PointIndexLike(Protocol):
     """What validation needs from :class:`geo.assign.PointIndex`."""
 
-    codes: Any
+    @property
+    def codes(self) -> Any:
+        """Commune codes, indexed by the positions ``lookup`` returns."""
+        ...
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Return positions into ``codes`` (int, -1 outside every commune)."""
@@ -1085,10 +1088,10 @@ def _pseudonymize(
     key_hashes: dict[str, np.ndarray],
 ) -> None:
     for column in schema.person_id_columns:
-        hashed, indices = pseudonymize_dictionary(out[column], key)
+        hashed, indices, as_uint64 = pseudonymize_dictionary(out[column], key)
         out[column] = pd.Series(pc.take(hashed, indices), dtype="str")
         # a pseudonym is already a 64-bit hash: use its value in the row key
-        per_person = pa.array(pseudonyms_to_uint64(hashed), type=pa.uint64())
+        per_person = pa.array(as_uint64, type=pa.uint64())
         taken = pc.take(per_person, indices)
         key_hashes[column] = pc.fill_null(taken, pa.scalar(0, pa.uint64())).to_numpy()
         _hash_reject_values(rejects, column, key)
