@@ -9,7 +9,9 @@ Cell ids are v4 strings such as ``"89415cb1963ffff"`` (ARCHITECTURE.md: contract
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -29,10 +31,11 @@ __all__ = ["cells_to_geodataframe", "latlng_to_cells", "polygons_to_cells"]
 
 _MIN_RESOLUTION = 0
 _MAX_RESOLUTION = 15
+_MIN_POINTS_PER_THREAD = 100_000
 
 
 def latlng_to_cells(
-    lat: npt.ArrayLike, lng: npt.ArrayLike, resolution: int
+    lat: npt.ArrayLike, lng: npt.ArrayLike, resolution: int, *, n_threads: int | None = None
 ) -> npt.NDArray[np.object_]:
     """Return the H3 cell containing each point, vectorised.
 
@@ -45,6 +48,9 @@ def latlng_to_cells(
         Latitudes and longitudes in degrees, same length (note the h3 order: lat first).
     resolution : int
         H3 resolution, 0 (coarsest) to 15.
+    n_threads : int, optional
+        Threads for large inputs (h3ronpy releases the GIL); default: the CPUs this process
+        may use. Inputs below 100 000 points run in the calling thread.
 
     Returns
     -------
@@ -74,8 +80,7 @@ def latlng_to_cells(
         lng_arr = lng_arr[finite]
     if lat_arr.shape[0] == 0:
         return out
-    cells = h3ronpy.vector.coordinates_to_cells(lat_arr, lng_arr, int(resolution))
-    strings = pa.array(h3ronpy.cells_to_string(cells)).to_numpy(zero_copy_only=False)
+    strings = _finite_latlng_to_strings(lat_arr, lng_arr, int(resolution), n_threads)
     if all_finite:
         return np.asarray(strings, dtype=object)
     out[finite] = strings
@@ -171,6 +176,45 @@ def polygons_to_cells(gdf: gpd.GeoDataFrame, resolution: int) -> pd.DataFrame:
             "cell": pd.Series(cell_column, dtype=object),
         }
     )
+
+
+def _chunk_to_strings(
+    lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], resolution: int
+) -> npt.NDArray[np.object_]:
+    cells = h3ronpy.vector.coordinates_to_cells(lat, lng, resolution)
+    return np.asarray(
+        pa.array(h3ronpy.cells_to_string(cells)).to_numpy(zero_copy_only=False), dtype=object
+    )
+
+
+def _finite_latlng_to_strings(
+    lat: npt.NDArray[np.float64],
+    lng: npt.NDArray[np.float64],
+    resolution: int,
+    n_threads: int | None,
+) -> npt.NDArray[np.object_]:
+    if n_threads is None:
+        n_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+        raise AssignmentError(
+            f"n_threads: got {n_threads!r}, expected a positive integer; omit it to use "
+            "every CPU available."
+        )
+    n_chunks = max(1, min(n_threads * 2, lat.shape[0] // _MIN_POINTS_PER_THREAD))
+    if n_chunks == 1:
+        return _chunk_to_strings(lat, lng, resolution)
+    bounds = np.linspace(0, lat.shape[0], n_chunks + 1).astype(np.int64)
+    # h3ronpy releases the GIL in the H3 core, so threads overlap (no process pool needed).
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        parts = list(
+            pool.map(
+                lambda k: _chunk_to_strings(
+                    lat[bounds[k] : bounds[k + 1]], lng[bounds[k] : bounds[k + 1]], resolution
+                ),
+                range(n_chunks),
+            )
+        )
+    return np.concatenate(parts)
 
 
 def _check_resolution(resolution: int) -> None:

@@ -170,3 +170,21 @@ def test_polygons_to_cells_empty_result_is_typed() -> None:
     table = polygons_to_cells(tiny, 5)
     assert len(table) == 0
     pd.testing.assert_index_equal(table.columns, pd.Index(["commune_code", "cell"]))
+
+
+def test_latlng_to_cells_threaded_chunks_equal_single_thread() -> None:
+    rng = np.random.default_rng(3)
+    lat = rng.uniform(20.9, 21.3, 250_000)
+    lng = rng.uniform(105.9, 106.4, 250_000)
+    lat[::1000] = np.nan
+    threaded = latlng_to_cells(lat, lng, 9, n_threads=3)
+    single = latlng_to_cells(lat, lng, 9, n_threads=1)
+    assert threaded.tolist() == single.tolist()
+    sample = slice(None, None, 997)
+    assert threaded[sample].tolist() == _scalar_cells(lat[sample], lng[sample], 9)
+
+
+@pytest.mark.parametrize("n_threads", [0, -2, 1.5, True])
+def test_latlng_to_cells_n_threads_error(n_threads: object) -> None:
+    with pytest.raises(AssignmentError, match="n_threads: got .*, expected a positive integer"):
+        latlng_to_cells(np.array([21.0]), np.array([106.0]), 9, n_threads=n_threads)  # type: ignore[arg-type]
