@@ -712,10 +712,8 @@ def _check_list(
         check="list item not allowed",
     )
     n_items = items.groupby(level=0).size().reindex(range(len(raw)), fill_value=0).to_numpy()
-    has_none = norm.str.split(";").map(
-        lambda xs: isinstance(xs, list) and "none" in xs, na_action="ignore"
-    )
-    none_mixed = present & has_none.fillna(False).to_numpy(dtype=bool) & (n_items > 1)
+    has_none = norm.str.contains(r"(?:^|;)none(?:;|$)", regex=True).fillna(False)
+    none_mixed = present & has_none.to_numpy(dtype=bool) & (n_items > 1)
     rejects.add(
         none_mixed,
         col.name,
