@@ -336,11 +336,18 @@ class DayLoop:
 
     # ---- cases ------------------------------------------------------------------------------
     def _new_person(self, commune: int, low: int, high: int, province_p: np.ndarray) -> int:
-        age = sample_ages(1, self.rng, low=low, high=high)
-        sex = (self.rng.random(1) < 0.5).astype(np.int64)
-        idx = self.pop.people.add(np.array([commune]), age, sex, province_p, self.year, self.rng)
-        self.homes.append(commune)
-        return int(idx[0])
+        return int(self._new_people(np.array([commune]), low, high, province_p)[0])
+
+    def _new_people(
+        self, communes: np.ndarray, low: int, high: int, province_p: np.ndarray
+    ) -> np.ndarray:
+        """Persons who are not app users (household members, travellers, other cases)."""
+        n = len(communes)
+        age = sample_ages(n, self.rng, low=low, high=high)
+        sex = (self.rng.random(n) < 0.5).astype(np.int64)
+        idx = self.pop.people.add(communes, age, sex, province_p, self.year, self.rng)
+        self.homes.extend(int(c) for c in communes)
+        return idx
 
     def _pick_user(self, commune: int, workers_only: bool) -> int | None:
         lo, hi = int(self.pop.user_start[commune]), int(self.pop.user_start[commune + 1])
@@ -460,15 +467,14 @@ class DayLoop:
         new_case: list[np.ndarray] = []
         new_exposure: list[np.ndarray] = []
         new_venue: list[np.ndarray] = []
-        for r in rows:
-            k = int(rng.poisson(p.household_contacts_mean))
-            if k == 0:
-                continue
-            members = [self._new_person(c.commune[r], 0, 90, RESIDENT_PROVINCE_P) for _ in range(k)]
-            new_person.append(np.array(members))
-            new_case.append(np.full(k, r))
-            new_exposure.append(np.full(k, max(day - 1, 0)))
-            new_venue.append(np.full(k, -1))
+        size = rng.poisson(p.household_contacts_mean, len(rows))
+        if size.sum() > 0:
+            case_rows = np.repeat(np.asarray(rows, dtype=np.int64), size)
+            communes = np.asarray(c.commune, dtype=np.int64)[case_rows]
+            new_person.append(self._new_people(communes, 0, 90, RESIDENT_PROVINCE_P))
+            new_case.append(case_rows)
+            new_exposure.append(np.full(len(case_rows), max(day - 1, 0)))
+            new_venue.append(np.full(len(case_rows), -1))
         user_rows = {c.person[r]: r for r in rows if c.person[r] < self.pop.n_users}
         window = p.colocation_window_s
         for buffered_day, (venue, person, seconds) in buffer:
@@ -541,17 +547,16 @@ class DayLoop:
             self.pool.setdefault(home, []).append((person_i, exposure, case_row))
         # F2: the household of some F1s
         chosen = np.flatnonzero(rng.random(len(frame)) < p.f2_share)
-        f2_person: list[int] = []
-        f2_source: list[int] = []
-        f2_exposure: list[int] = []
-        for i in chosen.tolist():
-            k = 1 + int(rng.poisson(1.0))
-            exposure = min(int(frame["exposure"].iloc[i]) + int(rng.integers(0, 3)), day)
-            for _ in range(k):
-                f2_person.append(self._new_person(int(homes[i]), 0, 90, RESIDENT_PROVINCE_P))
-                f2_source.append(int(persons[i]))
-                f2_exposure.append(exposure)
-        if f2_person:
+        if len(chosen) == 0:
+            return
+        k = 1 + rng.poisson(1.0, len(chosen))
+        shift = rng.integers(0, 3, len(chosen))
+        exposures = np.minimum(frame["exposure"].to_numpy()[chosen] + shift, day)
+        f2_of = np.repeat(chosen, k)
+        f2_person = self._new_people(homes[f2_of], 0, 90, RESIDENT_PROVINCE_P)
+        f2_source = persons[f2_of]
+        f2_exposure = np.repeat(exposures, k)
+        if len(f2_person):
             n2 = len(f2_person)
             self.contacts.append(
                 person=np.array(f2_person),

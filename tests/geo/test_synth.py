@@ -633,7 +633,9 @@ def test_cli_help_names_the_options() -> None:
 
 
 # ---- the ingestion contract -------------------------------------------------------------------
-def test_written_feeds_pass_ingestion_validation(tmp_path: Path, bac_ninh: gpd.GeoDataFrame) -> None:
+def test_written_feeds_pass_ingestion_validation(
+    tmp_path: Path, bac_ninh: gpd.GeoDataFrame
+) -> None:
     """Every row validates (geo.validate); only ambiguous free-text addresses may be rejected."""
     from geo.readers import read_feed_file
     from geo.validate import build_validation_context, validate_feed
