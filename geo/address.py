@@ -120,7 +120,6 @@ _BELOW_MARKERS = frozenset(
         "hem",
         "kiet",
         "ap",
-        "lang",
         "cum",
         "doi",
         "khu dan cu",
@@ -536,6 +535,22 @@ def _agrees(accented: Sequence[str], start: int, end: int, key: str, gaz: Gazett
     return any(_compatible(typed, name) for name in names)
 
 
+def _tail_starts_place(
+    words: Sequence[str], segments: Sequence[int], start: int, end: int, roles: Mapping[str, int]
+) -> bool:
+    """Whether the end of the name at ``start:end`` begins a district name."""
+    for k in range(start + 1, end):
+        key = " ".join(words[k:end])
+        for extra in range(end, min(end + 2, len(words))):
+            if segments[extra] != segments[start]:
+                break
+            key = key + " " + words[extra]
+            role = roles.get(key, 0)
+            if role & _DISTRICT and not role & _COMMUNE:
+                return True
+    return False
+
+
 def _parse(address: str, gaz: Gazetteer) -> _Parsed:
     words, accented, segments = _tokenize(address)
     n = len(words)
@@ -559,6 +574,12 @@ def _parse(address: str, gaz: Gazetteer) -> _Parsed:
                 j += 1
                 if key in roles and (not check_marks or _agrees(accented, i, j, key, gaz)):
                     best = (j, key)
+            if best is not None and roles[best[1]] & _COMMUNE:
+                # "Đông Tiến Du": the tail and the next word make the district "Tiên Du";
+                # leave the words free so the district wins and "Đông" stays open
+                if _tail_starts_place(words, segments, i, best[0], roles):
+                    i += 1
+                    continue
             if best is not None:
                 spans.append((i, best[0], best[1]))
                 for k in range(i, best[0]):
@@ -581,6 +602,15 @@ def _parse(address: str, gaz: Gazetteer) -> _Parsed:
                     kind = kind if j < n and words[j].isdigit() else None
                 if kind is not None:
                     found = (i, j, kind)
+        if (
+            found is not None
+            and found[2] == "below"
+            and markers
+            and markers[-1][1] == i
+            and markers[-1][2] == "commune"
+            and segments[i - 1] == segments[i]
+        ):
+            found = None  # "TT. Phố Mới": after xã/phường/TT the words name the commune
         if found is None:
             i += 1
         else:
@@ -685,6 +715,9 @@ def _fuzzy_best(
     max_words: int,
     parsed: _Parsed,
     gaz: Gazetteer,
+    *,
+    tails_only: bool = False,
+    not_from: set[int] | None = None,
 ) -> tuple[str | None, tuple[str, ...], tuple[int, int]]:
     """Find the single choice within one typo of some run of words, by a clear margin.
 
@@ -699,6 +732,10 @@ def _fuzzy_best(
     for run in runs:
         for size in range(1, max_words + 2):
             for i in range(0, len(run) - size + 1):
+                if tails_only and i + size != len(run):
+                    continue
+                if not_from and run[i][0] in not_from:
+                    continue
                 span = " ".join(w for _, w in run[i : i + size])
                 if len(span) < 4:
                     continue
@@ -743,7 +780,8 @@ def _free_runs(
     """
     skip = set(blocked)
     for hit in parsed.hits:
-        skip.update(range(hit.start, hit.end))
+        if hit.roles != _COUNTRY:  # "Vn" may be a misspelt "Vân"
+            skip.update(range(hit.start, hit.end))
     if not include_below:
         for start, stop, _ in parsed.below:
             skip.update(range(start, stop))
@@ -759,6 +797,37 @@ def _free_runs(
     if current:
         runs.append(current)
     return runs
+
+
+def _below_tails(parsed: _Parsed, used: set[int]) -> tuple[list[list[tuple[int, str]]], set[int]]:
+    """Runs of plain words of hamlet/street parts, with the type word opening them.
+
+    Also returns the positions where a misspelt name may not start: the first word of an
+    unnumbered part is the hamlet's own name ("thôn Đông Thọ" names a hamlet), while the
+    type word itself may begin a misspelt commune name ("Phố Mớs" for Phố Mới).
+    """
+    taken = set(used)
+    for hit in parsed.hits:
+        taken.update(range(hit.start, hit.end))
+    opener = {end: start for start, end, kind in parsed.markers if kind == "below"}
+    runs: list[list[tuple[int, str]]] = []
+    hamlet_starts: set[int] = set()
+    for begin, stop, numbered in parsed.below:
+        current: list[tuple[int, str]] = []
+        first = begin
+        if not numbered:
+            hamlet_starts.add(begin)
+            first = opener.get(begin, begin)
+        for i in range(first, stop):
+            if i in taken or parsed.words[i].isdigit():
+                if current:
+                    runs.append(current)
+                current = []
+            else:
+                current.append((i, parsed.words[i]))
+        if current:
+            runs.append(current)
+    return runs, hamlet_starts
 
 
 def _closest(parsed: _Parsed, gaz: Gazetteer, limit: int = 3) -> tuple[str, ...]:
@@ -912,7 +981,8 @@ def _resolve_commune(  # noqa: C901
         runs = [
             run
             for run in _free_runs(parsed, used, include_below=False)
-            if run[0][0] >= last_commune_end or _after_marker(parsed, run[0][0], "district")
+            if (run[0][0] >= last_commune_end and not _after_marker(parsed, run[0][0], "commune"))
+            or _after_marker(parsed, run[0][0], "district")
         ]
         found, _, (start, end) = _fuzzy_best(runs, list(gaz.district_keys), 3, parsed, gaz)
         if found is not None:
@@ -931,12 +1001,17 @@ def _resolve_commune(  # noqa: C901
     # 4. no exact name: one typo, clear winner
     allowed = [k for d in (districts or {""}) for k in gaz.keys_in_district[d]]
     runs = _free_runs(parsed, used, include_below=False)
-    found, tied, _ = _fuzzy_best(runs, allowed, gaz.max_words, parsed, gaz)
+    found, tied, span = _fuzzy_best(runs, allowed, gaz.max_words, parsed, gaz)
     if found is None and not tied:
-        runs = _free_runs(parsed, used, include_below=True)
-        found, tied, _ = _fuzzy_best(runs, allowed, gaz.max_words, parsed, gaz)
+        # inside a hamlet/street part only its last words may be the commune
+        runs, hamlet_starts = _below_tails(parsed, used)
+        found, tied, span = _fuzzy_best(
+            runs, allowed, gaz.max_words, parsed, gaz, tails_only=True, not_from=hamlet_starts
+        )
     if found is not None:
-        return _resolve_codes(text, found, gaz.name_codes[found], districts, None, None, gaz)
+        marks = " ".join(parsed.accented[span[0] : span[1]])
+        named = gaz.name_codes[found]
+        return _resolve_codes(text, found, named, districts, None, None, gaz, marks)
     if tied:
         codes = [c for key in tied for c in gaz.name_codes[key]]
         if districts:
@@ -1026,6 +1101,14 @@ def _resolve_hits(
     hit = [h for h in chosen if h.key == key][-1]
     typed = " ".join(parsed.accented[hit.start : hit.end])
     result = _resolve_codes(text, key, gaz.name_codes[key], districts, hit.marker_type, typed, gaz)
+    if result.status == "unknown" and districts:
+        # the exact name lies in another district: a misspelt name of the stated district
+        # around it ("Đại Đồng Thnàh, Thuận Thành"; "Nhan Ho, Quế Võ") is the one meant
+        around = _spans_around(hit, parsed)
+        longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts, around)
+        if len(longer) + len(rivals) == 1:
+            other = (longer or rivals)[0]
+            return _resolve_codes(text, other, gaz.name_codes[other], districts, None, None, gaz)
     if result.status != "matched" or result.commune_code is None:
         return result
     code = result.commune_code
@@ -1040,8 +1123,9 @@ def _resolve_hits(
         )
     # a typo can turn one name into another (Đại Bái -> Đại Lai) or hide a longer name
     # containing this one ("Sng Hồ" for Song Hồ): look at the neighbours
-    if gaz.near_keys.get(key):
-        longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts)
+    around = _spans_around(hit, parsed)
+    if gaz.near_keys.get(key) or around:
+        longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts, around)
         if len(longer) == 1 and not rivals:
             return _resolve_codes(
                 text, longer[0], gaz.name_codes[longer[0]], districts, None, None, gaz
@@ -1060,15 +1144,61 @@ def _resolve_hits(
     return result
 
 
+def _spans_around(hit: _Hit, parsed: _Parsed) -> list[tuple[int, int]]:
+    """The hit widened by a plain word just before and/or after it (same segment)."""
+    taken = {i for h in parsed.hits for i in range(h.start, h.end)}
+    taken.update(i for s, e, _ in parsed.markers for i in range(s, e))
+    segment = parsed.segments[hit.start]
+
+    def plain(i: int) -> bool:
+        return (
+            0 <= i < len(parsed.words)
+            and parsed.segments[i] == segment
+            and i not in taken
+            and not parsed.words[i].isdigit()
+        )
+
+    before, after = plain(hit.start - 1), plain(hit.end)
+    spans = [(hit.start - 1, hit.end)] if before else []
+    if after:
+        spans.append((hit.start, hit.end + 1))
+    if before and after:
+        spans.append((hit.start - 1, hit.end + 1))
+    return spans
+
+
 def _rivals(
-    key: str, hit: _Hit, typed: str, parsed: _Parsed, gaz: Gazetteer, districts: set[str]
+    key: str,
+    hit: _Hit,
+    typed: str,
+    parsed: _Parsed,
+    gaz: Gazetteer,
+    districts: set[str],
+    around: Sequence[tuple[int, int]],
 ) -> tuple[list[str], list[str]]:
-    """Longer names spelt around the hit, and names one edit away that the marks favour."""
+    """Longer names spelt around the hit, and names one edit away that the marks favour.
+
+    "Sng Hồ" spells Song Hồ around the name Hồ (a longer name containing it); "Thụy Hò"
+    spells Thụy Hòa, one typo away (a rival).
+    """
     longer: list[str] = []
     rivals: list[str] = []
     words = parsed.words
     size_hit = hit.end - hit.start
-    for other in gaz.near_keys[key]:
+    for start, end in around:
+        span = " ".join(words[start:end])
+        for other, _, _ in process.extract(
+            span, gaz.name_codes.keys(), scorer=OSA.distance, score_cutoff=1, limit=None
+        ):
+            codes = gaz.name_codes[other]
+            if other == key or other in longer or other in rivals:
+                continue
+            if districts and not any(gaz.district_names[c] in districts for c in codes):
+                continue
+            (longer if f" {key} " in f" {other} " else rivals).append(other)
+    for other in gaz.near_keys.get(key, ()):
+        if other in longer or other in rivals:
+            continue
         codes = gaz.name_codes[other]
         if districts and not any(gaz.district_names[c] in districts for c in codes):
             continue
@@ -1090,6 +1220,27 @@ def _rivals(
     return longer, rivals
 
 
+def _fewest_disagreements(marks: str, candidates: list[str], gaz: Gazetteer) -> list[str]:
+    """Keep the communes whose names disagree least with the marks typed, word by word.
+
+    Words spelt differently (the typo) are not compared: "Phù Lươeg" keeps Phù Lương and
+    drops Phú Lương.
+    """
+    typed_words = marks.split()
+    scores = {}
+    for code in candidates:
+        name_words = gaz.lower_names[code].split()
+        if len(name_words) != len(typed_words):
+            return candidates
+        scores[code] = sum(
+            not _compatible(t, n)
+            for t, n in zip(typed_words, name_words, strict=True)
+            if normalize_vietnamese(t) == normalize_vietnamese(n)
+        )
+    low = min(scores.values())
+    return [c for c in candidates if scores[c] == low]
+
+
 def _resolve_codes(
     text: str,
     key: str,
@@ -1098,8 +1249,10 @@ def _resolve_codes(
     marker_type: str | None,
     typed: str | None,
     gaz: Gazetteer,
+    marks: str | None = None,
 ) -> AddressMatch:
     how = "named" if typed is not None else "one typo from"
+    marks = typed if marks is None else marks
     shown = typed or gaz.commune_names[codes[0]]
     candidates = list(codes)
     if districts:
@@ -1120,9 +1273,8 @@ def _resolve_codes(
             c for c in candidates if normalize_vietnamese(gaz.commune_types[c]) == marker_type
         ]
         candidates = same_type or candidates
-    if len(candidates) > 1 and typed is not None and _has_marks(typed):
-        same_marks = [c for c in candidates if _compatible(typed, gaz.lower_names[c])]
-        candidates = same_marks or candidates
+    if len(candidates) > 1 and marks is not None and _has_marks(marks):
+        candidates = _fewest_disagreements(marks, candidates, gaz)
     if len(candidates) == 1:
         return _result(text, "matched", gaz, candidates, f"{how} {gaz.describe(candidates[0])}")
     where = "; ".join(gaz.describe(c) for c in candidates)

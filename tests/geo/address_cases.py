@@ -129,7 +129,10 @@ def _case(rng: np.random.Generator, text: str) -> str:
 
 
 def generate_variants(
-    communes: pd.DataFrame, rng: np.random.Generator, per_commune: int = 16
+    communes: pd.DataFrame,
+    rng: np.random.Generator,
+    per_commune: int = 16,
+    typo_rate: float = 0.3,
 ) -> tuple[list[Variant], dict[str, int]]:
     """Generate ``per_commune`` address variants of every commune.
 
@@ -141,6 +144,9 @@ def generate_variants(
         Source of every random choice.
     per_commune : int
         Variants per commune.
+    typo_rate : float
+        Share of variants given one typo (two thirds in the commune name, one third in
+        the district name).
 
     Returns
     -------
@@ -186,7 +192,8 @@ def generate_variants(
             counts["variants"] += 1
             commune_text = name
             district_text = dname
-            typo_target = int(rng.integers(10))
+            draw = rng.random()
+            typo_target = 0 if draw < typo_rate * 2 / 3 else 2 if draw < typo_rate else 9
             if typo_target < 2:
                 typo = _typo(rng, commune_text, forbidden)
                 if typo is None:
@@ -202,7 +209,7 @@ def generate_variants(
                 commune_text = _pick(rng, COMMUNE_MARKERS[ctype]) + commune_text
                 counts["commune_marker"] += 1
             parts.append(commune_text)
-            if rng.random() < 0.75:
+            if rng.random() < 0.85:  # as geo._synth_world.make_address
                 counts["district"] += 1
                 if typo_target == 2:
                     typo = _typo(rng, district_text, forbidden)
