@@ -19,6 +19,7 @@ from geo.pseudonym import pseudonymize_ids
 from geo.schemas import EARLIEST_DATE, FEED_NAMES, FEEDS
 from geo.validate import (
     ValidationContext,
+    build_validation_context,
     get_schema,
     hash_rows,
     normalize_frame,
@@ -41,7 +42,11 @@ def communes() -> gpd.GeoDataFrame:
         box(106.075, 21.20, 106.15, 21.25),
     ]
     return gpd.GeoDataFrame(
-        {"commune_name": ["A", "B", "C", "D", "E"]},
+        {
+            "commune_name": ["An", "Bình", "Cao", "Đông", "Yên"],
+            "commune_type": "Xã",
+            "district_name": "Huyện Tiên Du",
+        },
         geometry=boxes,
         index=pd.Index(CODES, name="commune_code"),
         crs="EPSG:4326",
@@ -520,3 +525,19 @@ def test_get_schema_column_lookup() -> None:
     assert get_schema("venues").column("lat").kind == "lat"
     with pytest.raises(KeyError, match=r"feed 'venues' has no column 'age'"):
         get_schema("venues").column("age")
+
+
+def test_build_validation_context_locates_points_and_addresses(
+    communes: gpd.GeoDataFrame,
+) -> None:
+    ctx = build_validation_context(communes, today=TODAY, pseudonym_key=KEY)
+    frame = pd.concat(
+        [
+            example_frame("feedback", lat="21.15", lon="106.12", commune_code=""),
+            example_frame("feedback", feedback_id="FB2", commune_code="", address="xã Cao"),
+        ],
+        ignore_index=True,
+    )
+    result = validate_feed("feedback", frame, context=ctx)
+    assert result.rejects.empty, result.rejects.to_dict("records")
+    assert list(result.accepted["commune_code"]) == ["09172", "09172"]
