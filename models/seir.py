@@ -53,12 +53,14 @@ import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
 
+from models import _seir_kernel as _kernel
 from models.errors import ModelInputError
 from models.interventions import Intervention, interventions_to_arrays
 
 COMPARTMENTS: tuple[str, ...] = ("S", "V1", "V2", "E", "Ia", "Is", "Q", "R")
 _S, _V1, _V2, _E, _IA, _IS, _Q, _R = range(len(COMPARTMENTS))
 MEMBER_BLOCK_SIZE = 50  # members per random stream; fixed so output is independent of workers
+NORMAL_MIN_VARIANCE = 25.0  # sampler="normal": draws with n p (1 - p) >= this use the normal
 
 
 @dataclass(frozen=True)
@@ -475,6 +477,7 @@ def simulate(
     steps_per_day: int = 1,
     store_compartments: Sequence[str] | None = None,
     workers: int = 1,
+    sampler: str = "numpy",
 ) -> xr.Dataset:
     """Run the SEIR metapopulation model forward (see the module docstring for equations).
 
@@ -508,6 +511,13 @@ def simulate(
         Compartments kept in ``state`` (default all; ``()`` keeps none, to save memory).
     workers : int
         Threads over blocks of :data:`MEMBER_BLOCK_SIZE` members (output does not depend on it).
+    sampler : {"numpy", "exact", "normal"}
+        Binomial draws of the stochastic model: ``"numpy"`` vectorised
+        ``Generator.binomial``; ``"exact"`` the same distribution from a compiled loop
+        (``models._seir_kernel``; different draws, releases the GIL so ``workers`` run in
+        parallel); ``"normal"`` the compiled loop with the normal approximation for draws of
+        variance >= :data:`NORMAL_MIN_VARIANCE` (small counts stay exact). Ignored by the
+        deterministic model.
 
     Returns
     -------
@@ -530,6 +540,8 @@ def simulate(
         raise ModelInputError(f"members: got {members!r}; expected an integer >= 1")
     if not isinstance(steps_per_day, int | np.integer) or steps_per_day < 1:
         raise ModelInputError(f"steps_per_day: got {steps_per_day!r}; expected an integer >= 1")
+    if sampler not in ("numpy", "exact", "normal"):
+        raise ModelInputError(f"sampler: got {sampler!r}; expected 'numpy', 'exact' or 'normal'")
     if stochastic and not isinstance(rng, np.random.Generator):
         raise ModelInputError(
             "rng: a stochastic run needs rng=numpy.random.default_rng(seed); got "
@@ -632,6 +644,7 @@ def simulate(
             out_state,
             out_inf,
             out_det,
+            sampler,
         )
 
     if workers > 1 and len(blocks) > 1:
@@ -688,6 +701,7 @@ def _run_block(
     out_state: np.ndarray,
     out_inf: np.ndarray,
     out_det: np.ndarray,
+    sampler: str,
 ) -> None:
     """Advance one block of members through every day, writing into the outputs."""
     stochastic = rng is not None
@@ -731,10 +745,29 @@ def _run_block(
             d1, d2 = np.rint(d1).astype(np.int64), np.rint(d2).astype(np.int64)
         inf_day = np.zeros(x.shape[1:], dtype=float)
         det_day = np.zeros(x.shape[1:], dtype=float)
+        shape = x.shape[1:]
+        compiled = stochastic and sampler != "numpy"
+        min_variance = NORMAL_MIN_VARIANCE if sampler == "normal" else math.inf
+        if compiled:
+            k_args = (
+                _kernel.broadcast_2d(p_a_leave, shape),
+                _kernel.broadcast_2d(q_a, shape),
+                _kernel.broadcast_2d(p_s_leave, shape),
+                _kernel.broadcast_2d(q_s, shape),
+                p_q,
+                _kernel.broadcast_2d_int(d1, shape),
+                _kernel.broadcast_2d_int(d2, shape),
+            )
         for _ in range(steps_per_day):
             i_eff = x[_IS] + rel_a * x[_IA]
             prevalence = effective_coupling_matvec(cpl.off_t, m, home, i_eff) / n_eff
             lam = b * effective_coupling_matvec(cpl.off, m, home, prevalence)
+            if compiled:
+                lam_dt = np.ascontiguousarray(np.broadcast_to(lam * dt, shape))
+                _kernel.stochastic_step(
+                    rng, x, lam_dt, ve1, ve2, p_e, pa, *k_args, inf_day, det_day, min_variance
+                )
+                continue
             inf_s = draw(x[_S], -np.expm1(-lam * dt))
             inf_1 = draw(x[_V1], -np.expm1(-(1.0 - ve1) * lam * dt))
             inf_2 = draw(x[_V2], -np.expm1(-(1.0 - ve2) * lam * dt))

@@ -154,6 +154,7 @@ def test_output_dims_dates_and_selected_compartments(
         ({"steps_per_day": 0}, r"steps_per_day: got 0"),
         ({"store_compartments": ("X",)}, r"store_compartments: unknown compartment 'X'"),
         ({"beta": -1.0}, r"beta: got -1.0; expected a finite value >= 0"),
+        ({"sampler": "fast"}, r"sampler: got 'fast'; expected 'numpy', 'exact' or 'normal'"),
     ],
 )
 def test_simulate_rejects_bad_arguments(
@@ -204,9 +205,10 @@ def random_coupling(seed: int, n: int) -> np.ndarray:
     stochastic=st.booleans(),
     steps=st.integers(1, 3),
     doses=st.floats(0, 500),
+    sampler=st.sampled_from(["numpy", "exact", "normal"]),
 )
 def test_population_is_conserved_and_nothing_negative(
-    n: int, seed: int, stochastic: bool, steps: int, doses: float
+    n: int, seed: int, stochastic: bool, steps: int, doses: float, sampler: str
 ) -> None:
     gen = np.random.default_rng(seed)
     codes = [f"27{i:03d}" for i in range(n)]
@@ -226,7 +228,7 @@ def test_population_is_conserved_and_nothing_negative(
     out = simulate(
         SEIRParams(), init, coupling_of(random_coupling(seed, n), codes), 30,
         interventions=interventions, members=3, stochastic=stochastic,
-        rng=np.random.default_rng(seed), steps_per_day=steps,
+        rng=np.random.default_rng(seed), steps_per_day=steps, sampler=sampler,
     )  # fmt: skip
     totals = out["state"].sum("compartment").astype(float)
     np.testing.assert_allclose(
@@ -253,10 +255,11 @@ def test_no_epidemic_without_infectious_seed(
     )
 
 
+@pytest.mark.parametrize("sampler", ["numpy", "exact", "normal"])
 def test_same_seed_identical_output_and_independent_of_workers(
-    seeded: xr.Dataset, coupling: xr.DataArray
+    seeded: xr.Dataset, coupling: xr.DataArray, sampler: str
 ) -> None:
-    kwargs = {"members": 120, "stochastic": True}
+    kwargs = {"members": 120, "stochastic": True, "sampler": sampler}
     a = simulate(SEIRParams(), seeded, coupling, 40, rng=np.random.default_rng(7), **kwargs)
     b = simulate(
         SEIRParams(), seeded, coupling, 40, rng=np.random.default_rng(7), workers=2, **kwargs
@@ -269,10 +272,15 @@ def test_same_seed_identical_output_and_independent_of_workers(
     assert len(np.unique(totals)) > 10
 
 
-def test_stochastic_mean_tracks_deterministic(seeded: xr.Dataset, coupling: xr.DataArray) -> None:
+@pytest.mark.parametrize("sampler", ["numpy", "exact", "normal"])
+def test_stochastic_mean_tracks_deterministic(
+    seeded: xr.Dataset, coupling: xr.DataArray, sampler: str
+) -> None:
     params = SEIRParams()
     det = simulate(params, seeded, coupling, 30, stochastic=False)
-    sto = simulate(params, seeded, coupling, 30, members=400, rng=np.random.default_rng(3))
+    sto = simulate(
+        params, seeded, coupling, 30, members=400, rng=np.random.default_rng(3), sampler=sampler
+    )
     det_total = float(det["new_infections"].sum())
     sto_total = sto["new_infections"].sum(["date", "commune"])
     # some stochastic runs die out early, so the mean sits below; within 15% of the
@@ -295,6 +303,39 @@ def test_per_member_initial_and_beta(population: pd.Series, coupling: xr.DataArr
     totals = out["new_infections"].sum(["date", "commune"]).values
     assert totals[0] == 0.0
     assert totals[1] > 100.0
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "min_variance"),
+    [
+        (5, 0.3, np.inf),  # inversion
+        (10_000, 2e-4, np.inf),  # inversion, rare events
+        (400, 0.9, np.inf),  # inversion after flipping p
+        (2_000, 0.4, np.inf),  # BTPE
+        (2_000, 0.4, 25.0),  # normal approximation
+        (30, 0.5, 25.0),  # variance 7.5: exact even with the approximation on
+    ],
+)
+def test_kernel_binomial_moments(n: int, p: float, min_variance: float) -> None:
+    from models import _seir_kernel
+
+    draws = 40_000
+    x = np.zeros((8, 1, draws), dtype=np.int64)
+    x[3] = n  # E: e_out ~ Binomial(n, p_e)
+    zeros = np.zeros((1, draws))
+    inf_day, det_day = np.zeros((1, draws)), np.zeros((1, draws))
+    _seir_kernel.stochastic_step(
+        np.random.default_rng(4), x, zeros, 0.0, 0.0, p, 1.0, zeros, zeros, zeros, zeros, 0.0,
+        zeros.astype(np.int64), zeros.astype(np.int64), inf_day, det_day, min_variance,
+    )  # fmt: skip
+    e_out = n - x[3, 0]  # all leavers go to Ia (pa = 1)
+    np.testing.assert_array_equal(x[4, 0], e_out)
+    mean, var = n * p, n * p * (1 - p)
+    # 5 standard errors of the sample mean and of the sample variance
+    assert abs(e_out.mean() - mean) < 5 * np.sqrt(var / draws)
+    assert abs(e_out.var() - var) < 5 * var * np.sqrt(2 / draws) + 1e-9
+    assert e_out.min() >= 0
+    assert e_out.max() <= n
 
 
 # ----------------------------------------------------------------------------- R0 and growth
