@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ForecastInputError
+from forecast.hub import _show
 
 SERIES_COLUMNS = ("date", "location", "value")
 
@@ -27,7 +28,7 @@ def check_series(history: pd.DataFrame, *, what: str = "history") -> pd.DataFram
     if not is_str.all():
         i = int(np.flatnonzero(~is_str)[0])
         raise ForecastInputError(
-            f"{what} row {i + 1}: location={out['location'].iloc[i]!r} is not a string; "
+            f"{what} row {i + 1}: location={_show(out['location'].iloc[i])} is not a string; "
             "expected a code such as '27' -- read the file with dtype={'location': str}"
         )
     out["location"] = out["location"].astype("str")
@@ -36,7 +37,7 @@ def check_series(history: pd.DataFrame, *, what: str = "history") -> pd.DataFram
     if len(bad):
         i = int(bad[0])
         raise ForecastInputError(
-            f"{what} row {i + 1}: date={out['date'].iloc[i]!r}; expected an ISO date "
+            f"{what} row {i + 1}: date={_show(out['date'].iloc[i])}; expected an ISO date "
             "YYYY-MM-DD -- fix the date"
         )
     out["date"] = dates
@@ -45,7 +46,7 @@ def check_series(history: pd.DataFrame, *, what: str = "history") -> pd.DataFram
     if len(bad):
         i = int(bad[0])
         raise ForecastInputError(
-            f"{what} row {i + 1}: value={out['value'].iloc[i]!r}; expected a daily count "
+            f"{what} row {i + 1}: value={_show(out['value'].iloc[i])}; expected a daily count "
             ">= 0 -- fix or drop the row"
         )
     out["value"] = values.astype("float64")

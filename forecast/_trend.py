@@ -29,7 +29,9 @@ class TrendParams:
     level_bandwidth_log: float = 1.0  # kernel width in log1p(weekly count) for error pooling
     min_errors: int = 30  # fewer past errors than this: fall back to a wide default
     fallback_sd_log_per_week: float = 0.5  # default log-scale spread, grows with sqrt(h)
-    max_error_log_per_week: float = 0.5  # error quantiles clipped to +-(this x horizon)
+    max_error_log_per_week: float = 0.5  # error quantiles clipped to +-(this x horizon
+    count_noise_sd: float = 2.0  # ... + this / sqrt(1 + forecast count): Poisson room
+    growth_multipliers: tuple[float, ...] = (1.0,)  # >1 value: chosen online per horizon
     error_centering: str = "median"  # "median": errors re-centred on 0; "none"; "symmetric"
 
 
@@ -91,14 +93,28 @@ def trend_quantiles(
     z = np.log1p(np.maximum(weekly, 0.0))
     n, n_loc = z.shape
     probs = np.asarray(QUANTILE_LEVELS)
-    pred = point_log_forecasts(z, horizons_weeks, p)
+    flat = z[None, :, :]
+    trend_part = point_log_forecasts(z, horizons_weeks, p) - flat
     out = np.empty((n_loc, horizons_weeks, len(probs)))
     last = n - 1
     for h in range(1, horizons_weeks + 1):
-        centre = pred[h - 1, last]  # (L,)
         # origins t whose target t+h is observed: t <= last - h; keep the latest window
         t_hi = last - h
         t_lo = max(t_hi - p.error_window_weeks + 1, 0)
+        pred = flat + p.growth_multipliers[0] * trend_part
+        if len(p.growth_multipliers) > 1 and t_hi >= t_lo:
+            # pick the trend weight whose past forecasts had the smallest absolute error in
+            # counts, pooled over locations (the scale relative WIS is judged on)
+            observed = np.expm1(z[t_lo + h : t_hi + h + 1])
+            losses = [
+                np.abs(
+                    observed
+                    - np.expm1(flat[0, t_lo : t_hi + 1] + m * trend_part[h - 1, t_lo : t_hi + 1])
+                ).sum()
+                for m in p.growth_multipliers
+            ]
+            pred = flat + p.growth_multipliers[int(np.argmin(losses))] * trend_part
+        centre = pred[h - 1, last]  # (L,)
         if t_hi >= t_lo:
             errs = (z[t_lo + h : t_hi + h + 1] - pred[h - 1, t_lo : t_hi + 1]).reshape(-1)
             at = pred[h - 1, t_lo : t_hi + 1].reshape(-1)
@@ -117,7 +133,11 @@ def trend_quantiles(
         else:
             sd = p.fallback_sd_log_per_week * np.sqrt(h)
             q_err = np.broadcast_to(norm.ppf(probs) * sd, (n_loc, len(probs)))
-        bound = p.max_error_log_per_week * h
+        # log-scale errors of small counts are mostly counting noise (sd ~ 1/sqrt(count));
+        # those of large counts are growth surprises, bounded so that one past surge does
+        # not give every large province a x50 upper tail for weeks
+        bound = p.max_error_log_per_week * h + p.count_noise_sd / np.sqrt(np.expm1(centre) + 1)
+        bound = bound[:, None]
         q = np.expm1(centre[:, None] + np.clip(q_err, -bound, bound))
         out[:, h - 1, :] = np.maximum.accumulate(np.maximum(q, 0.0), axis=1)
     return out

@@ -161,6 +161,12 @@ def forecast_date_to_target_end(forecast_date: date, target: str) -> date:
     return first + timedelta(days=7 * (horizon - 1))
 
 
+def _show(value: object) -> str:
+    """Repr of a cell value without numpy's type wrapper (``27``, not ``np.int64(27)``)."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)
+
+
 def _row_ref(df: pd.DataFrame, positions: np.ndarray) -> str:
     first = int(positions[0])
     more = f" (and {len(positions) - 1} more)" if len(positions) > 1 else ""
@@ -208,7 +214,7 @@ def validate_hub_frame(df: pd.DataFrame) -> pd.DataFrame:
         bad = np.flatnonzero(~out["location"].map(lambda v: isinstance(v, str)).to_numpy())
         pos = bad if len(bad) else np.arange(n)
         raise ForecastInputError(
-            f"{_row_ref(out, pos)}: location {out['location'].iloc[int(pos[0])]!r} is not a "
+            f"{_row_ref(out, pos)}: location {_show(out['location'].iloc[int(pos[0])])} is not a "
             "string; expected a code such as '27' or '09163' -- read the file with "
             "dtype={'location': str} so leading zeros are kept"
         )
@@ -218,7 +224,7 @@ def validate_hub_frame(df: pd.DataFrame) -> pd.DataFrame:
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
             raise ForecastInputError(
-                f"{_row_ref(out, bad)}: {col}={out[col].iloc[int(bad[0])]!r}; expected an ISO "
+                f"{_row_ref(out, bad)}: {col}={_show(out[col].iloc[int(bad[0])])}; expected an ISO "
                 "date YYYY-MM-DD -- fix the date"
             )
         out[col] = parsed
@@ -227,7 +233,7 @@ def validate_hub_frame(df: pd.DataFrame) -> pd.DataFrame:
     bad = np.flatnonzero(~types.isin(["quantile", "point"]).to_numpy())
     if len(bad):
         raise ForecastInputError(
-            f"{_row_ref(out, bad)}: type={out['type'].iloc[int(bad[0])]!r}; expected "
+            f"{_row_ref(out, bad)}: type={_show(out['type'].iloc[int(bad[0])])}; expected "
             "'quantile' or 'point'"
         )
     out["type"] = types
@@ -263,7 +269,7 @@ def validate_hub_frame(df: pd.DataFrame) -> pd.DataFrame:
     bad = np.flatnonzero(values.isna().to_numpy())
     if len(bad):
         raise ForecastInputError(
-            f"{_row_ref(out, bad)}: value={out['value'].iloc[int(bad[0])]!r}; expected a "
+            f"{_row_ref(out, bad)}: value={_show(out['value'].iloc[int(bad[0])])}; expected a "
             "number >= 0"
         )
     bad = np.flatnonzero((values < 0).to_numpy())
@@ -279,7 +285,7 @@ def validate_hub_frame(df: pd.DataFrame) -> pd.DataFrame:
     bad = np.flatnonzero(is_q & ~np.isin(np.round(quantiles.to_numpy(), 4), QUANTILE_LEVELS))
     if len(bad):
         raise ForecastInputError(
-            f"{_row_ref(out, bad)}: quantile={out['quantile'].iloc[int(bad[0])]!r}; expected "
+            f"{_row_ref(out, bad)}: quantile={_show(out['quantile'].iloc[int(bad[0])])}; expected "
             f"one of the 23 Hub levels {list(QUANTILE_LEVELS)}"
         )
     quantiles = quantiles.round(4).where(is_q)

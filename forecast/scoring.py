@@ -83,7 +83,7 @@ def truth_to_weekly(truth: pd.DataFrame) -> pd.DataFrame:
     """
     series = check_series(truth, what="truth")
     first, last = series["date"].min(), series["date"].max()
-    ends = series["date"] + pd.to_timedelta((5 - series["date"].dt.weekday) % 7, unit="D")
+    ends = series["date"] + pd.to_timedelta((5 - series["date"].dt.day_of_week) % 7, unit="D")
     weekly = (
         series.assign(target_end_date=ends)
         .groupby(["location", "target_end_date"], as_index=False)["value"]

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecast._series import clean_daily
+from forecast._trend import TrendParams, trend_quantiles
+from forecast.errors import ForecastInputError
+from forecast.hub import validate_hub_frame
+from forecast.models import forecast_series
+
+FORECAST_DATE = "2021-06-07"  # a Monday
+
+
+def make_history(n_days: int = 120, seed: int = 0, growth: float = 0.02) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(end="2021-06-20", periods=n_days, freq="D")
+    frames = []
+    for loc, scale in (("01", 200.0), ("27", 20.0), ("96", 0.3)):
+        mean = scale * np.exp(growth * np.arange(n_days))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": dates.strftime("%Y-%m-%d"),
+                    "location": loc,
+                    "value": rng.poisson(mean).astype(float),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def history() -> pd.DataFrame:
+    return make_history()
+
+
+@pytest.mark.parametrize("model", ["default", "trend", "baseline"])
+def test_hub_output_is_valid(history, model):
+    out = forecast_series(history, FORECAST_DATE, model=model)
+    checked = validate_hub_frame(out)
+    assert len(checked) == 3 * 4 * 24
+    assert set(checked["location"]) == {"01", "27", "96"}
+    assert (checked["value"] >= 0).all()
+
+
+@pytest.mark.parametrize("model", ["default", "trend", "baseline"])
+def test_no_future_data(history, model):
+    before = forecast_series(history, FORECAST_DATE, model=model, rng=np.random.default_rng(1))
+    changed = history.copy()
+    on_or_after = pd.to_datetime(changed["date"]) >= pd.Timestamp(FORECAST_DATE)
+    changed.loc[on_or_after, "value"] = changed.loc[on_or_after, "value"] * 100 + 7
+    extra = pd.DataFrame({"date": ["2021-07-01"], "location": ["01"], "value": [1e6]})
+    changed = pd.concat([changed, extra], ignore_index=True)
+    after = forecast_series(changed, FORECAST_DATE, model=model, rng=np.random.default_rng(1))
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_growth_is_followed(history):
+    out = forecast_series(history, FORECAST_DATE, model="trend")
+    point = out[(out["type"] == "point") & (out["location"] == "01")]["value"].to_numpy()
+    assert np.all(np.diff(point) > 0)  # a growing series gets a growing median
+
+
+@pytest.mark.parametrize("weekday", ["2021-06-08", "2021-06-06", "2021-06-12"])
+def test_forecast_date_must_be_monday(history, weekday):
+    with pytest.raises(ForecastInputError, match=r"expected a Monday .* use 2021-0\d-\d\d or"):
+        forecast_series(history, weekday)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "arima"}, r"model='arima': expected one of"),
+        ({"horizons_weeks": 9}, r"horizons_weeks=9: expected 1\.\.8"),
+        ({"horizons_days": 29}, r"horizons_days=29: expected 0\.\.28"),
+    ],
+)
+def test_bad_options(history, kwargs, match):
+    with pytest.raises(ForecastInputError, match=match):
+        forecast_series(history, FORECAST_DATE, **kwargs)
+
+
+def test_history_errors_name_row(history):
+    bad = history.copy()
+    bad.loc[4, "value"] = -3
+    with pytest.raises(ForecastInputError, match=r"history row 5: value=-3.*expected a daily"):
+        forecast_series(bad, FORECAST_DATE)
+    with pytest.raises(ForecastInputError, match=r"missing column\(s\) \['value'\]"):
+        forecast_series(history.drop(columns="value"), FORECAST_DATE)
+    numeric = history.assign(location=history["location"].astype(int))
+    with pytest.raises(ForecastInputError, match=r"row 1: location=1 is not a string"):
+        forecast_series(numeric, FORECAST_DATE)
+    dup = pd.concat([history, history.iloc[[10]]], ignore_index=True)
+    with pytest.raises(ForecastInputError, match=rf"row {len(history) + 1}: duplicate date"):
+        forecast_series(dup, FORECAST_DATE)
+    with pytest.raises(ForecastInputError, match="no rows dated before 2020-01-06"):
+        forecast_series(history, "2020-01-06")
+
+
+def test_daily_horizons_sum_to_weekly_median_shape(history):
+    out = validate_hub_frame(forecast_series(history, FORECAST_DATE, horizons_days=28))
+    daily = out[out["target"].str.contains("day")]
+    assert daily["target"].nunique() == 28
+    assert daily["target_end_date"].min() == pd.Timestamp("2021-06-08")
+    assert daily["target_end_date"].max() == pd.Timestamp("2021-07-05")
+    weekly = out[(out["type"] == "point") & (out["target"] == "2 wk ahead inc case")]
+    days_w2 = daily[
+        (daily["type"] == "point") & daily["target_end_date"].between("2021-06-13", "2021-06-19")
+    ]
+    # a week's daily medians add up to its weekly median (weekday shares sum to 1)
+    for loc in ("01", "27"):
+        w = weekly.loc[weekly["location"] == loc, "value"].iloc[0]
+        d = days_w2.loc[days_w2["location"] == loc, "value"].sum()
+        assert d == pytest.approx(w, rel=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(0, 5000), min_size=3, max_size=40),
+    st.lists(st.integers(0, 50), min_size=3, max_size=40),
+)
+def test_trend_quantiles_monotone_and_non_negative(a, b):
+    n = min(len(a), len(b))
+    weekly = np.column_stack([a[:n], b[:n]]).astype(float)
+    q = trend_quantiles(weekly, 4, TrendParams(min_errors=2))
+    assert q.shape == (2, 4, 23)
+    assert np.all(q >= 0)
+    assert np.all(np.diff(q, axis=2) >= -1e-9)
+
+
+def test_clean_daily_spreads_catch_up_after_zero_run():
+    x = np.full((30, 1), 20.0)
+    x[20:23, 0] = 0.0
+    x[23, 0] = 80.0  # 3 silent days then a catch-up of 4 days' cases
+    out = clean_daily(x)
+    np.testing.assert_allclose(out[20:24, 0], 20.0)
+    assert out.sum() == pytest.approx(x.sum())
+
+
+def test_clean_daily_damps_isolated_backlog_dump_but_keeps_weekday_dumping():
+    x = np.full((40, 2), 90.0)
+    x[25, 0] = 49_170.0  # Kien Giang 2021-09-28
+    x[:, 1] = np.tile([400.0, 25, 25, 25, 25, 25, 25], 6)[:40]  # most cases on one weekday
+    out = clean_daily(x)
+    assert out[25, 0] == pytest.approx(90.0)
+    np.testing.assert_allclose(out[:, 1], x[:, 1])
+
+
+def test_forecast_with_only_one_week(history):
+    short = history[pd.to_datetime(history["date"]) >= pd.Timestamp("2021-05-30")]
+    out = validate_hub_frame(forecast_series(short, date(2021, 6, 7)))
+    assert len(out) == 3 * 4 * 24
