@@ -32,6 +32,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from geo.errors import AssignmentError
+
 NO_POLYGON = np.iinfo(np.int32).max
 # Cells and row strips are padded by this fraction of a cell so that rounding in the
 # point -> cell arithmetic can never put a point outside the region that was classified.
@@ -250,6 +252,12 @@ def build_grid(
         cand_ptr,
         pair_poly,
     )
+    if _packed_size(boundary_cells, cand_ptr, cand_start, cand_end) >= np.iinfo(np.int32).max - 2:
+        # cell_value stores -2 - offset as int32.
+        raise AssignmentError(
+            f"cell_deg: {cell_deg!r} gives boundary-cell records too large to address with "
+            "32-bit offsets; pass a larger cell_deg."
+        )
     cell_data = _pack_cells(
         xmin,
         cell_deg,
@@ -274,6 +282,16 @@ def build_grid(
         cell_value=cell_value,
         cell_data=cell_data,
     )
+
+
+def _packed_size(
+    boundary_cells: npt.NDArray[np.int64],
+    cand_ptr: npt.NDArray[np.int64],
+    cand_start: npt.NDArray[np.int64],
+    cand_end: npt.NDArray[np.int64],
+) -> int:
+    """Upper bound of the packed record size (all row edges kept)."""
+    return int(2 * len(boundary_cells) + 2 * len(cand_start) + 4 * (cand_end - cand_start).sum())
 
 
 @numba.njit(cache=True)

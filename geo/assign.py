@@ -1,13 +1,11 @@
 """Assign points (lon/lat arrays) to the communes that contain them.
 
-The public API is three names:
-
 - :func:`build_point_index` precomputes a :class:`PointIndex` from commune polygons once;
-- :meth:`PointIndex.lookup` maps lon/lat arrays to commune positions (``-1`` outside);
-- :func:`points_to_communes` is the one-call convenience returning commune code strings.
-
-:func:`locate_points_shapely` is the exact reference (shapely ``STRtree`` + ``contains``), used
-by the tests and the benchmark to check the fast path point by point.
+- :meth:`PointIndex.lookup` maps lon/lat arrays to commune positions (``-1`` outside), and
+  :meth:`PointIndex.lookup_codes` to commune code strings (``None`` outside);
+- :func:`points_to_communes` is the one-call convenience returning commune code strings;
+- :func:`locate_points_shapely` is the exact reference (shapely ``STRtree`` + ``within``), used
+  by the tests and the benchmark to check the fast path point by point.
 
 Semantics (see ``docs/assignment.md``)
 --------------------------------------
