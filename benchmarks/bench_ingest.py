@@ -18,6 +18,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -119,14 +120,18 @@ def child(ws_dir: str, venues_path: str, checkins_path: str) -> None:
     ws = open_workspace(ws_dir)
     ingest_file(ws, "venues", venues_path, today=TODAY)
 
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     summary = ingest_file(ws, "checkins", checkins_path, today=TODAY)
     seconds = time.perf_counter() - start
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "accepted": summary.accepted,
                 "rejected": summary.rejected,
                 "peak_mb": peak_kb / 1024,
@@ -147,6 +152,8 @@ def main() -> None:
     rng = np.random.default_rng(20210501)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
+        load = os.getloadavg()[0]
+        print(f"machine   {os.cpu_count()} CPUs, 1-min load average {load:.1f} at start")
         t0 = time.perf_counter()
         venues_path, checkins_path = make_inputs(directory, n_rows, rng)
         size_mb = checkins_path.stat().st_size / 1e6
@@ -166,6 +173,10 @@ def main() -> None:
         print(
             f"safemap   ingest_file end to end: {res['seconds']:.2f} s, {rate:,.0f} rows/s "
             f"({res['accepted']:,} accepted, {res['rejected']:,} rejected)"
+        )
+        print(
+            f"          CPU time {res['cpu_seconds']:.2f} s "
+            f"({n_rows / res['cpu_seconds']:,.0f} rows per CPU-second)"
         )
         print(f"ratio     {rate / baseline:.1f}x the naive baseline")
         verdict = "met" if rate >= GOAL_ROWS_PER_S else "NOT met"
