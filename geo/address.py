@@ -221,6 +221,8 @@ class Gazetteer:
         Commune name key -> the names bearing it, lower case with their marks.
     prefixes : frozenset of str
         Every leading run of words of every known name (to stop looking early).
+    district_firsts : frozenset of str
+        First words of the district names.
     keys_in_district : Mapping[str, tuple of str]
         District name -> the commune name keys in it (``""``: all keys).
     near_keys : Mapping[str, tuple of str]
@@ -240,6 +242,7 @@ class Gazetteer:
     lower_names: Mapping[str, str]
     marked_names: Mapping[str, frozenset[str]]
     prefixes: frozenset[str]
+    district_firsts: frozenset[str]
     keys_in_district: Mapping[str, tuple[str, ...]]
     near_keys: Mapping[str, tuple[str, ...]]
     max_words: int
@@ -413,6 +416,7 @@ def build_gazetteer(communes: pd.DataFrame, *, province_names: Sequence[str] = (
         prefixes=frozenset(
             " ".join(key.split()[:size]) for key in roles for size in range(1, key.count(" ") + 2)
         ),
+        district_firsts=frozenset(key.split()[0] for key in district_keys),
         keys_in_district=MappingProxyType(in_district),
         near_keys=MappingProxyType({k: tuple(v) for k, v in near.items()}),
         max_words=max(len(k.split()) for k in roles),
@@ -466,6 +470,7 @@ class _Parsed(NamedTuple):
     hits: tuple[_Hit, ...]
     markers: tuple[tuple[int, int, str], ...]  # (start, end, kind) of free type words
     below: tuple[tuple[int, int, bool], ...]  # (start, stop, numbered) of hamlet/street parts
+    kinds: tuple[int, ...]  # per word: 0 plain, 1 inside a name, 2 type word, 3 number
 
 
 #: one pass over folded text: a word, or a segment break
@@ -536,10 +541,17 @@ def _agrees(accented: Sequence[str], start: int, end: int, key: str, gaz: Gazett
 
 
 def _tail_starts_place(
-    words: Sequence[str], segments: Sequence[int], start: int, end: int, roles: Mapping[str, int]
+    words: Sequence[str],
+    segments: Sequence[int],
+    start: int,
+    end: int,
+    roles: Mapping[str, int],
+    district_firsts: frozenset[str],
 ) -> bool:
     """Whether the end of the name at ``start:end`` begins a district name."""
     for k in range(start + 1, end):
+        if words[k] not in district_firsts:
+            continue
         key = " ".join(words[k:end])
         for extra in range(end, min(end + 2, len(words))):
             if segments[extra] != segments[start]:
@@ -552,7 +564,12 @@ def _tail_starts_place(
 
 
 def _parse(address: str, gaz: Gazetteer) -> _Parsed:
-    words, accented, segments = _tokenize(address)
+    return _parse_tokens(*_tokenize(address), gaz)
+
+
+def _parse_tokens(
+    words: tuple[str, ...], accented: tuple[str, ...], segments: tuple[int, ...], gaz: Gazetteer
+) -> _Parsed:
     n = len(words)
     roles = gaz.roles
     prefixes = gaz.prefixes
@@ -577,7 +594,7 @@ def _parse(address: str, gaz: Gazetteer) -> _Parsed:
             if best is not None and roles[best[1]] & _COMMUNE:
                 # "Đông Tiến Du": the tail and the next word make the district "Tiên Du";
                 # leave the words free so the district wins and "Đông" stays open
-                if _tail_starts_place(words, segments, i, best[0], roles):
+                if _tail_starts_place(words, segments, i, best[0], roles, gaz.district_firsts):
                     i += 1
                     continue
             if best is not None:
@@ -650,7 +667,13 @@ def _parse(address: str, gaz: Gazetteer) -> _Parsed:
             ):
                 stop += 1
             below.append((begin, stop, begin > end))
-    return _Parsed(words, accented, segments, tuple(hits), tuple(markers), tuple(below))
+    kinds = [1 if t else 3 if w.isdigit() else 0 for t, w in zip(taken, words, strict=True)]
+    for start, end, _ in markers:
+        for k in range(start, end):
+            kinds[k] = 2
+    return _Parsed(
+        words, accented, segments, tuple(hits), tuple(markers), tuple(below), tuple(kinds)
+    )
 
 
 def _result(
@@ -879,10 +902,19 @@ def match_address(address: str, gazetteer: Gazetteer) -> AddressMatch:
     'ambiguous'
     """
     text = _clean_text(address)
-    parsed = _parse(text, gazetteer)
-    if not parsed.words:
-        return _result(text, "empty", gazetteer, reason="the address has no words")
-    return _resolve(text, parsed, gazetteer)
+    return _match_tokens(text, *_tokenize(text), gazetteer)
+
+
+def _match_tokens(
+    text: str,
+    words: tuple[str, ...],
+    accented: tuple[str, ...],
+    segments: tuple[int, ...],
+    gaz: Gazetteer,
+) -> AddressMatch:
+    if not words:
+        return _result(text, "empty", gaz, reason="the address has no words")
+    return _resolve(text, _parse_tokens(words, accented, segments, gaz), gaz)
 
 
 def _resolve(text: str, parsed: _Parsed, gaz: Gazetteer) -> AddressMatch:
@@ -924,12 +956,7 @@ def _resolve(text: str, parsed: _Parsed, gaz: Gazetteer) -> AddressMatch:
 
 def _first_free_word(parsed: _Parsed) -> int:
     """Position of the first word that is not a name, type word or number."""
-    taken = {i for h in parsed.hits for i in range(h.start, h.end)}
-    taken.update(i for s, e, _ in parsed.markers for i in range(s, e))
-    for i, word in enumerate(parsed.words):
-        if i not in taken and not word.isdigit():
-            return i
-    return len(parsed.words)
+    return parsed.kinds.index(0) if 0 in parsed.kinds else len(parsed.kinds)
 
 
 def _resolve_commune(  # noqa: C901
@@ -1146,17 +1173,11 @@ def _resolve_hits(
 
 def _spans_around(hit: _Hit, parsed: _Parsed) -> list[tuple[int, int]]:
     """The hit widened by a plain word just before and/or after it (same segment)."""
-    taken = {i for h in parsed.hits for i in range(h.start, h.end)}
-    taken.update(i for s, e, _ in parsed.markers for i in range(s, e))
     segment = parsed.segments[hit.start]
+    kinds = parsed.kinds
 
     def plain(i: int) -> bool:
-        return (
-            0 <= i < len(parsed.words)
-            and parsed.segments[i] == segment
-            and i not in taken
-            and not parsed.words[i].isdigit()
-        )
+        return 0 <= i < len(kinds) and kinds[i] == 0 and parsed.segments[i] == segment
 
     before, after = plain(hit.start - 1), plain(hit.end)
     spans = [(hit.start - 1, hit.end)] if before else []
@@ -1324,16 +1345,25 @@ def match_addresses(addresses: Sequence[str] | pd.Series, gazetteer: Gazetteer) 
         index = pd.RangeIndex(len(values))
     # numbers (house, hamlet "khu 3") never change the commune unless a commune has a
     # numeric name: addresses differing only in their numbers are matched once
+    # the result depends on the words only (not on case, spacing or punctuation inside a
+    # part), and not on numbers unless a commune has a numeric name: each distinct word
+    # sequence is matched once
     fold_numbers = not any(any(ch.isdigit() for ch in key) for key in gazetteer.name_codes)
-    by_shape: dict[str, AddressMatch] = {}
+    by_shape: dict[tuple[tuple[str, ...], tuple[int, ...]], AddressMatch] = {}
     results: dict[str, AddressMatch] = {}
     for value in values:
         if value in results:
             continue
-        shape = _DIGITS.sub("0", value) if fold_numbers else value
+        words, accented, segments = _tokenize(value)
+        if fold_numbers and _DIGITS.search(value):
+            words = tuple("0" if w.isdigit() else w for w in words)
+            accented = (
+                words if accented is words else tuple("0" if w.isdigit() else w for w in accented)
+            )
+        shape = (accented, segments)
         known = by_shape.get(shape)
         if known is None:
-            known = by_shape[shape] = match_address(value, gazetteer)
+            known = by_shape[shape] = _match_tokens(value, words, accented, segments, gazetteer)
         results[value] = known if known.address == value else replace(known, address=value)
     rows = [results[v] for v in values]
     return pd.DataFrame(

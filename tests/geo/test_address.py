@@ -366,6 +366,20 @@ def test_match_addresses_agrees_with_match_address(gaz: Gazetteer) -> None:
         assert (row.commune_code if row.status == "matched" else None) == single.commune_code
 
 
+def test_batch_memo_gives_the_single_results(gaz: Gazetteer, communes_2021: pd.DataFrame) -> None:
+    # addresses differing in case, spacing or numbers share one match in the batch
+    variants, _ = generate_variants(communes_2021, np.random.default_rng(5), per_commune=4)
+    addresses = [v.address for v in variants]
+    addresses += [a.upper() for a in addresses[:50]] + [a + " 12" for a in addresses[:50]]
+    table = match_addresses(addresses, gaz)
+    for row, address in zip(table.itertuples(), addresses, strict=True):
+        single = match_address(address, gaz)
+        candidates = "; ".join(gaz.describe(c) for c in single.candidates)
+        got = (row.address, row.status, row.candidates)
+        assert got == (single.address, single.status, candidates)
+        assert (row.commune_code if row.status == "matched" else None) == single.commune_code
+
+
 def test_numeric_ward_names_need_their_type_word() -> None:
     table = pd.DataFrame(
         {"commune_name": ["3", "4"], "commune_type": ["Phường", "Phường"], "district_name": ""},
