@@ -60,7 +60,7 @@ def _binomial(gen, n, p):  # type: ignore[no-untyped-def]
 @numba.njit(nogil=True, cache=True, inline="always")
 def _draw(gen, n, p, normal_min_variance):  # type: ignore[no-untyped-def]
     # skip the call for empty compartments: a call carrying the generator costs ~20 ns
-    if n <= 0:
+    if n <= 0 or p <= 0.0:
         return 0
     variance = n * p * (1.0 - p)
     if variance >= normal_min_variance:
