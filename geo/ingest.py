@@ -140,8 +140,8 @@ def build_context(
 ) -> ValidationContext:
     """Assemble the validation context of a feed file from the workspace.
 
-    The point index is built only for feeds with coordinates and the gazetteer only when
-    the file has an address column, so a check-in file does not pay for either.
+    The point index is built only when the file has coordinates and the gazetteer only
+    when it has addresses, so a check-in file pays for neither.
 
     Parameters
     ----------
@@ -163,14 +163,16 @@ def build_context(
 
     schema = get_schema(feed)
     communes = load_boundary_set(ws.config.boundary_set, workspace_dir=ws.root)
-    columns = {str(c).strip().lower().lstrip("\ufeff") for c in frame.columns}
+    filled = {
+        str(c).strip().lower().lstrip("\ufeff") for c in frame.columns if frame[c].notna().any()
+    }
     point_index = None
-    if any(spec.lat is not None for spec in schema.location):
+    if any(spec.lat is not None and spec.lat in filled for spec in schema.location):
         from geo.assign import build_point_index
 
         point_index = build_point_index(communes)
     gazetteer = None
-    if any(spec.address is not None and spec.address in columns for spec in schema.location):
+    if any(spec.address is not None and spec.address in filled for spec in schema.location):
         from geo.address import build_gazetteer
 
         gazetteer = build_gazetteer(communes)

@@ -137,7 +137,7 @@ def test_killed_ingest_leaves_store_unchanged_then_rerun_completes(tmp_path: Pat
     ingest_file(ws, "checkins", tmp_path / "small.csv", today=date(2021, 7, 1))
     before = _store_state(ws)
 
-    n = 800_000
+    n = 400_000
     seconds = rng.integers(0, 86_400 * 30, n)
     big = pd.DataFrame(
         {
