@@ -230,8 +230,14 @@ def locate_points_shapely(
 def _as_coordinate_arrays(
     lon: npt.ArrayLike, lat: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    lon_arr = np.ascontiguousarray(lon, dtype=np.float64)
-    lat_arr = np.ascontiguousarray(lat, dtype=np.float64)
+    try:
+        lon_arr = np.ascontiguousarray(lon, dtype=np.float64)
+        lat_arr = np.ascontiguousarray(lat, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AssignmentError(
+            f"lon/lat: cannot be read as float degrees ({exc}); expected numeric arrays with "
+            "NaN for missing values; parse the columns with pandas.to_numeric first."
+        ) from exc
     if lon_arr.ndim != 1 or lat_arr.ndim != 1:
         raise AssignmentError(
             f"lon/lat: got arrays of shape {lon_arr.shape} and {lat_arr.shape}, expected "

@@ -64,8 +64,14 @@ def latlng_to_cells(
         or differ in length.
     """
     _check_resolution(resolution)
-    lat_arr = np.ascontiguousarray(lat, dtype=np.float64)
-    lng_arr = np.ascontiguousarray(lng, dtype=np.float64)
+    try:
+        lat_arr = np.ascontiguousarray(lat, dtype=np.float64)
+        lng_arr = np.ascontiguousarray(lng, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AssignmentError(
+            f"lat/lng: cannot be read as float degrees ({exc}); expected numeric arrays with "
+            "NaN for missing values; parse the columns with pandas.to_numeric first."
+        ) from exc
     if lat_arr.ndim != 1 or lng_arr.ndim != 1 or lat_arr.shape != lng_arr.shape:
         raise AssignmentError(
             f"lat/lng: got arrays of shape {lat_arr.shape} and {lng_arr.shape}, expected two "

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -269,6 +270,24 @@ def test_codes_come_from_the_index_when_there_is_no_column(squares: gpd.GeoDataF
     assert all(isinstance(code, str) for code in index.codes)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "Float64", "double[pyarrow]", "object"])
+def test_pandas_columns_with_missing_values(squares: gpd.GeoDataFrame, dtype: str) -> None:
+    lon = pd.Series([X0 + 0.01, None, X0 + 0.3], dtype=dtype)
+    lat = pd.Series([Y0 + 0.01, Y0 + 0.01, Y0 + 0.3], dtype=dtype)
+    assert points_to_communes(lon, lat, squares).tolist() == ["00001", None, "00009"]
+
+
+def test_repaired_boundary_set_matches_shapely() -> None:
+    from boundaries.sets import load_boundary_set
+
+    gdf = load_boundary_set("bac-ninh-2021")
+    lon, lat = _random_points(gdf, 100_000, np.random.default_rng(11))
+    got = points_to_communes(lon, lat, gdf)
+    expected_pos = locate_points_shapely(lon, lat, gdf.geometry.to_numpy())
+    expected = np.append(gdf.index.to_numpy(dtype=object), None)[expected_pos]
+    assert got.tolist() == expected.tolist()
+
+
 def test_empty_point_arrays_give_empty_result(squares: gpd.GeoDataFrame) -> None:
     got = build_point_index(squares).lookup(np.array([]), np.array([]))
     assert got.shape == (0,)
@@ -399,6 +418,7 @@ def test_error_too_many_cells(squares: gpd.GeoDataFrame) -> None:
     [
         (np.zeros(3), np.zeros(2), "got 3 longitudes and 2 latitudes, expected arrays of the same"),
         (np.zeros((2, 2)), np.zeros((2, 2)), r"shape \(2, 2\).*expected one-dimensional"),
+        (["106.1", "east"], [21.0, 21.1], "cannot be read as float degrees.*to_numeric"),
     ],
 )
 def test_error_bad_point_arrays(

@@ -94,6 +94,11 @@ def test_latlng_to_cells_shape_errors(lat: np.ndarray, lng: np.ndarray) -> None:
         latlng_to_cells(lat, lng, 9)
 
 
+def test_latlng_to_cells_non_numeric_error() -> None:
+    with pytest.raises(AssignmentError, match="lat/lng: cannot be read as float degrees"):
+        latlng_to_cells(["north"], [106.0], 9)
+
+
 def test_cells_to_geodataframe_matches_cell_to_boundary() -> None:
     cells = latlng_to_cells(np.array([21.1, 21.15, 21.1]), np.array([106.0, 106.1, 106.0]), 9)
     gdf = cells_to_geodataframe(cells, {"cases": [3, 1, 3]})
