@@ -541,3 +541,11 @@ def test_build_validation_context_locates_points_and_addresses(
     result = validate_feed("feedback", frame, context=ctx)
     assert result.rejects.empty, result.rejects.to_dict("records")
     assert list(result.accepted["commune_code"]) == ["09172", "09172"]
+
+
+@pytest.mark.parametrize("raw", ["027190001234", "Nguyễn-01", ""])
+def test_pseudonym_is_keyed_blake2b_of_the_utf8_id(raw: str) -> None:
+    import hashlib
+
+    expected = hashlib.blake2b(raw.encode(), key=bytes.fromhex(KEY), digest_size=8).hexdigest()
+    assert pseudonymize_ids(pd.Series([raw], dtype="str"), KEY)[0] == expected
