@@ -452,8 +452,20 @@ def _as_member_array(
         arr.shape[order.index(d)] if d in order else 1 for d in ("date", "commune", "member")
     )
     arr = arr.reshape(shape)
-    if not np.isfinite(arr).all() or (arr < 0).any():
-        raise ModelInputError(f"{name}: values must be finite and >= 0")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        d, c, m = np.argwhere(bad)[0]
+        where = [
+            f"commune {communes[c]}" if shape[1] > 1 else "",
+            f"member {m}" if shape[2] > 1 else "",
+        ]
+        if shape[0] > 1:
+            where.insert(0, f"date {dates[d].date()}")
+        place = ", ".join(w for w in where if w) or "every cell"
+        raise ModelInputError(
+            f"{name}: got {float(arr[d, c, m])} at {place}; "
+            f"expected a finite value >= 0; fix the input array"
+        )
     return arr
 
 

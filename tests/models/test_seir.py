@@ -186,6 +186,17 @@ def test_beta_must_cover_the_horizon(seeded: xr.Dataset, coupling: xr.DataArray)
         simulate(SEIRParams(), seeded, coupling, 5, beta=beta, stochastic=False)
 
 
+def test_beta_names_the_bad_cell(seeded: xr.Dataset, coupling: xr.DataArray) -> None:
+    beta = xr.DataArray(
+        np.full((5, 3), 0.5),
+        dims=("date", "commune"),
+        coords={"date": pd.date_range("2021-05-02", periods=5), "commune": CODES},
+    )
+    beta[2, 1] = np.nan
+    with pytest.raises(ModelInputError, match=r"beta: got nan at date 2021-05-04, commune 09002"):
+        simulate(SEIRParams(), seeded, coupling, 5, beta=beta, stochastic=False)
+
+
 # ----------------------------------------------------------------------------- invariants
 
 
