@@ -118,7 +118,7 @@ Feed columns follow `docs/data-formats.md`. `reported_cases` in `truth.nc` equal
     default=0.05,
     show_default=True,
     help="Population, venues and check-ins relative to the province: 1 gives 10,000 "
-    "venues and about 300,000 check-ins a day (several GB of CSV).",
+    "venues and about 300,000 check-ins a day (about 1 GB of CSV, a few minutes).",
 )
 @click.option(
     "--start",
