@@ -651,7 +651,7 @@ def _parse_tokens(
         # a hamlet/street part runs to the next comma, type word, or a name that can only
         # be a district or province
         stops = {start for start, _, _ in markers}
-        hard = {h.start for h in hits if not h.roles & _COMMUNE}
+        hard = {h.start for h in hits if h.roles & (_DISTRICT | _PROVINCE)}
         for start, end, kind in markers:
             if kind != "below":
                 continue
@@ -746,10 +746,9 @@ def _fuzzy_best(
 
     Returns ``(choice, (), (start, end))`` when one choice is closest by at least one edit,
     ``(None, tied, ...)`` when several are equally close, ``(None, (), ...)`` when none is
-    within reach. Of two equally close choices, one matching a longer run of words that
-    contains the other's wins ("Đại Đồng Thành" over "Đại Đồng"). Short names (under five
-    letters) never win on a typo but still count as rivals. Same letters with other marks
-    ("Đại Lái" for "Đại Lai") count as one typo.
+    within reach. Short names (under five letters) never win on a typo and count as rivals
+    only outside the words of a longer match ("Lâm Thoa" is Lâm Thao, not Thứa). Same
+    letters with other marks ("Đại Lái" for "Đại Lai") count as one typo.
     """
     best: dict[str, tuple[int, int, int]] = {}
     for run in runs:
@@ -774,11 +773,12 @@ def _fuzzy_best(
         return None, (), (0, 0)
     top_dist = min(d for d, _, _ in best.values())
     tied = [k for k, v in best.items() if v[0] == top_dist]
-    if len(tied) > 1:
+    if len(tied) > 1:  # a short name inside the span of a longer one is no rival
         tied = [
             k
             for k in tied
-            if not any(
+            if _fuzzy_limit(k) > 0
+            or not any(
                 o != k
                 and best[o][1] <= best[k][1]
                 and best[k][2] <= best[o][2]
@@ -973,8 +973,13 @@ def _resolve_commune(  # noqa: C901
     for begin, stop, numbered in parsed.below:
         for hit in hits:
             if begin <= hit.start < stop:
+                # the hamlet's own name opens the part; a commune written without a comma
+                # after it closes the part ("thôn Đông Vũ Ninh Bắc Ninh"); a name in the
+                # middle belongs to the hamlet or street ("đường Hai Bà Trưng xa ...");
+                # after a house or hamlet number any name may be the commune
                 at_start = hit.start == begin and not numbered
-                place[hit.start] = "hamlet" if at_start else "fallback"
+                at_end = hit.end >= stop or numbered  # "Khu 8 Vệ An ..." names the commune
+                place[hit.start] = "fallback" if at_end and not at_start else "hamlet"
     first_free = _first_free_word(parsed) if dual_as_district else len(parsed.words)
 
     # 2. the district: after a district word, or a district name with a place before it
@@ -1005,12 +1010,17 @@ def _resolve_commune(  # noqa: C901
     used = {i for h in district_hits for i in range(h.start, h.end)}
     if not districts and gaz.district_keys:
         last_commune_end = max((h.end for h in commune_hits), default=0)
-        runs = [
-            run
-            for run in _free_runs(parsed, used, include_below=False)
-            if (run[0][0] >= last_commune_end and not _after_marker(parsed, run[0][0], "commune"))
-            or _after_marker(parsed, run[0][0], "district")
-        ]
+        # a misspelt district: after a district word, or the last words of the address
+        # (also inside a hamlet part that runs to the end: "thôn Hậu Đông Cứu Giia Bình")
+        all_runs = _free_runs(parsed, used, include_below=True)
+        runs = [run for run in all_runs if _after_marker(parsed, run[0][0], "district")]
+        if (
+            all_runs
+            and all_runs[-1][0][0] >= last_commune_end
+            and not _near_commune_marker(parsed, all_runs[-1][0][0])
+            and all_runs[-1] not in runs
+        ):
+            runs.append(all_runs[-1])
         found, _, (start, end) = _fuzzy_best(runs, list(gaz.district_keys), 3, parsed, gaz)
         if found is not None:
             districts.update(gaz.district_keys[found])
@@ -1021,6 +1031,8 @@ def _resolve_commune(  # noqa: C901
     marked = [h for h in commune_hits if h.marker == "commune"]
     plain = [h for h in commune_hits if h.marker is None and h.start not in place]
     fallback = [h for h in commune_hits if place.get(h.start) == "fallback"]
+    if fallback and _open_commune_marker(parsed):
+        fallback = []  # "..., xa Phương ao": the commune is the misspelt name after "xã"
     chosen = marked or plain or fallback
     if chosen:
         return _resolve_hits(text, chosen, districts, dual, parsed, gaz)
@@ -1038,6 +1050,19 @@ def _resolve_commune(  # noqa: C901
     if found is not None:
         marks = " ".join(parsed.accented[span[0] : span[1]])
         named = gaz.name_codes[found]
+        if (
+            gaz.roles[found] & _DISTRICT
+            and not districts
+            and not _after_marker(parsed, span[0], "commune")
+        ):
+            return _result(
+                text,
+                "ambiguous",
+                gaz,
+                named,
+                f"'{marks}' is one typo from {gaz.describe(named[0])} and from the district of "
+                "that name; write the commune and the district",
+            )
         return _resolve_codes(text, found, named, districts, None, None, gaz, marks)
     if tied:
         codes = [c for key in tied for c in gaz.name_codes[key]]
@@ -1080,6 +1105,23 @@ def _acceptable(hit: _Hit, parsed: _Parsed, gaz: Gazetteer) -> bool:
         # "chợ" (market) is not "Chờ"; one-syllable names must agree with the marks typed
         return any(_compatible(typed, gaz.lower_names[c]) for c in gaz.name_codes[hit.key])
     return True
+
+
+def _near_commune_marker(parsed: _Parsed, index: int) -> bool:
+    """Whether a commune type word starts at, or ends just before, word ``index``."""
+    return any(kind == "commune" and index in (start, end) for start, end, kind in parsed.markers)
+
+
+def _open_commune_marker(parsed: _Parsed) -> bool:
+    """Whether a commune type word is followed by plain words rather than by a name."""
+    kinds = parsed.kinds
+    return any(
+        kind == "commune"
+        and end < len(kinds)
+        and kinds[end] == 0
+        and parsed.segments[end] == parsed.segments[start]
+        for start, end, kind in parsed.markers
+    )
 
 
 def _after_marker(parsed: _Parsed, index: int, kind: str) -> bool:
@@ -1152,11 +1194,9 @@ def _resolve_hits(
     # containing this one ("Sng Hồ" for Song Hồ): look at the neighbours
     around = _spans_around(hit, parsed)
     if gaz.near_keys.get(key) or around:
+        # never prefer the longer name: "Lê Thánh Tông Hồ" is Hồ after a street, though
+        # "tong ho" is one typo from Song Hồ
         longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts, around)
-        if len(longer) == 1 and not rivals:
-            return _resolve_codes(
-                text, longer[0], gaz.name_codes[longer[0]], districts, None, None, gaz
-            )
         if longer or rivals:
             codes = [code] + [c for k in (*longer, *rivals) for c in gaz.name_codes[k]]
             return _result(
