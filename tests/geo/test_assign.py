@@ -105,10 +105,13 @@ def test_lookup_matches_shapely_on_synthetic_sets(
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("name", sorted(RAW_SETS))
-def test_lookup_matches_shapely_on_raw_boundary_sets(name: str) -> None:
+# The 2025 polygons have ~50x more vertices, which makes the shapely reference slow.
+@pytest.mark.parametrize(
+    ("name", "n_points"), [("bac-ninh-2021", 200_000), ("bac-ninh-2025", 40_000)]
+)
+def test_lookup_matches_shapely_on_raw_boundary_sets(name: str, n_points: int) -> None:
     gdf = _raw_set(name)
-    lon, lat = _random_points(gdf, 200_000, np.random.default_rng(7))
+    lon, lat = _random_points(gdf, n_points, np.random.default_rng(7))
     got = build_point_index(gdf).lookup(lon, lat)
     expected = locate_points_shapely(lon, lat, gdf.geometry.to_numpy())
     np.testing.assert_array_equal(got, expected)
