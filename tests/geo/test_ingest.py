@@ -272,3 +272,34 @@ def test_synthetic_feeds_ingest_without_rejects(ws: Workspace, tmp_path: Path) -
         result.feeds[feed].to_csv(path, index=False)
         summary = ingest_file(ws, feed, path, today=TODAY)
         assert summary.rejected == 0, (feed, summary.rejected_by_reason)
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".parquet"])
+def test_venues_from_geojson_and_parquet(ws: Workspace, tmp_path: Path, suffix: str) -> None:
+    venues = pd.read_csv(EXAMPLES / "venues.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / f"venues{suffix}"
+    if suffix == ".parquet":
+        venues.assign(lat=venues["lat"].astype(float), lon=venues["lon"].astype(float)).to_parquet(
+            path
+        )
+    else:
+        features = [
+            {
+                "type": "Feature",
+                "properties": {k: v for k, v in row.items() if k not in ("lat", "lon")},
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [float(row["lon"]), float(row["lat"])],
+                },
+            }
+            for row in venues.to_dict("records")
+        ]
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
+    summary = ingest_file(ws, "venues", path, today=TODAY)
+    assert (summary.accepted, summary.rejected) == (3, 0)
+    from_csv = open_workspace(tmp_path / "csv")
+    ingest_file(from_csv, "venues", EXAMPLES / "venues.csv", today=TODAY)
+    cols = ["venue_id", "commune_code", "h3_cell"]
+    pd.testing.assert_frame_equal(
+        read_feed(ws, "venues")[cols], read_feed(from_csv, "venues")[cols]
+    )
