@@ -459,13 +459,17 @@ def simulate_reported_cases(
     *,
     rng: np.random.Generator,
     interventions: xr.Dataset | Sequence[Intervention] | None = None,
+    stochastic: bool = True,
 ) -> xr.DataArray:
     """Run the SEIR ensemble forward and turn infections into reported cases.
 
     Reported cases on day ``t`` are Poisson with mean ``rho * sum_d w_d infections_{t-d}``
-    (the calibration's observation model). Infections before the first simulated day are
-    not stored by the calibration; they are taken as constant at ``sigma * E`` of the
-    initial state (the inflow that keeps ``E`` steady), per member and commune.
+    (the calibration's observation model); with ``stochastic=False`` each member runs the
+    deterministic model and reports that mean (no chain or reporting noise: differences
+    between two such runs are exactly paired, their spread is parameter uncertainty).
+    Infections before the first simulated day are not stored by the calibration; they are
+    taken as constant at ``sigma * E`` of the initial state (the inflow that keeps ``E``
+    steady), per member and commune.
 
     Parameters
     ----------
@@ -479,11 +483,13 @@ def simulate_reported_cases(
         Source of the transmission chain and the reporting noise.
     interventions : xarray.Dataset or sequence of Intervention, optional
         Passed to :func:`models.seir.simulate`.
+    stochastic : bool
+        Binomial chain and Poisson reporting (default), or expected values.
 
     Returns
     -------
     xarray.DataArray
-        ``reported_cases`` (member, date, commune), float64 whole numbers.
+        ``reported_cases`` (member, date, commune): whole numbers when stochastic.
     """
     members = inputs.initial.sizes["member"]
     sim = simulate(
@@ -494,6 +500,7 @@ def simulate_reported_cases(
         interventions=interventions,
         beta=inputs.beta,
         members=members,
+        stochastic=stochastic,
         rng=rng,
         store_compartments=(),
     )
@@ -508,7 +515,8 @@ def simulate_reported_cases(
         mean[:, j] = np.tensordot(infections[:, j - d, :], w[d], axes=([1], [0]))
         mean[:, j] += past_level * (tail[j] if j < len(tail) else 0.0)
     mean *= inputs.reporting_fraction[:, None, :]
-    reported = rng.poisson(np.maximum(mean, 0.0)).astype(float)
+    mean = np.maximum(mean, 0.0)
+    reported = rng.poisson(mean).astype(float) if stochastic else mean
     return xr.DataArray(
         reported,
         dims=("member", "date", "commune"),
