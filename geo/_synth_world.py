@@ -58,6 +58,7 @@ class Communes:
     population: np.ndarray  # persons, int64
     geoms: np.ndarray  # shapely geometries, EPSG:4326
     distance_km: np.ndarray  # centroid distances (n, n), UTM 48N
+    name_shared: np.ndarray  # bool: another commune has the same name without diacritics
 
     @property
     def n(self) -> int:
@@ -124,14 +125,18 @@ def communes_from_frame(communes: gpd.GeoDataFrame) -> Communes:
     )
     geoms = np.asarray(wgs.geometry.values, dtype=object)
     shapely.prepare(geoms)
+    names = frame["commune_name"].astype(str).to_numpy().astype(object)
+    folded = pd.Series([strip_diacritics(str(n)).lower() for n in names])
+    name_shared = folded.duplicated(keep=False).to_numpy()
     return Communes(
         codes=codes.astype(object),
-        names=frame["commune_name"].astype(str).to_numpy().astype(object),
+        names=names,
         types=types.astype(object),
         districts=districts.astype(object),
         population=population,
         geoms=geoms,
         distance_km=distance_km,
+        name_shared=name_shared,
     )
 
 
@@ -193,7 +198,9 @@ def make_address(communes: Communes, c: int, rng: np.random.Generator) -> str:
     )
     province = str(rng.choice(["Bắc Ninh", "tỉnh Bắc Ninh", "Bắc Ninh", "BN"]))
     parts = [place, f"{prefix} {name}".strip()]
-    if rng.random() < 0.85:
+    # the district is left out sometimes, never where the name alone would be ambiguous
+    # (Phù Lương / Phú Lương typed without diacritics, Ninh Xá in two districts)
+    if communes.name_shared[c] or rng.random() < 0.85:
         parts.append(district_form)
     parts.append(province)
     text = ", ".join(parts)
