@@ -77,7 +77,7 @@ def pseudonymize_ids(ids: pd.Series, pseudonym_key: str) -> pd.Series:
     --------
     >>> s = pd.Series(["027190001234", "027190001234", None])
     >>> p = pseudonymize_ids(s, "00" * 32)
-    >>> p.iloc[0] == p.iloc[1], len(p.iloc[0]), p.isna().iloc[2]
+    >>> bool(p.iloc[0] == p.iloc[1]), len(p.iloc[0]), bool(p.isna().iloc[2])
     (True, 16, True)
     """
     hashed, indices, _ = pseudonymize_dictionary(ids, pseudonym_key)
