@@ -342,9 +342,10 @@ def read_feed(ws: Workspace, feed: str, columns: list[str] | None = None) -> pd.
     Returns
     -------
     pandas.DataFrame
-        The rows, batches in file-name order; empty (no columns) when nothing is stored.
+        The rows, batches in ingestion order; empty (no columns) when nothing is stored.
     """
-    table = _read_tables(_committed_paths(ws, feed), columns)
+    paths = [b.events_path for b in list_batches(ws, feed)]
+    table = _read_tables(paths, columns)
     if table is None:
         return pd.DataFrame(columns=columns or [])
     return _to_pandas(table)
