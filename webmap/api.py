@@ -262,7 +262,12 @@ def _json_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, pd.Timestamp | dt.date):
+    if isinstance(value, pd.Timestamp):
+        # dates read back from GeoJSON come as midnight timestamps: serve them as dates
+        if value.tzinfo is None and value == value.normalize():
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
         return value.isoformat()
     return value
 
@@ -743,7 +748,9 @@ def data_response(
         f"public, max-age={max_age_s}" if max_age_s > 0 else "no-cache"
     )
     response.add_etag()
-    return response.make_conditional(request)
+    conditional = response.make_conditional(request)
+    assert isinstance(conditional, Response)
+    return conditional
 
 
 def only_params(allowed: Iterable[str]) -> None:
@@ -850,5 +857,7 @@ def openapi_document() -> ResponseReturnValue:
     """Return the OpenAPI 3.0 document of the ``/api`` and ``/ogc`` routes."""
     from webmap.openapi import build_openapi
 
-    document = build_openapi(current_app.url_map, title="safemap API")
+    document = build_openapi(
+        current_app.url_map, current_app.view_functions, server_url=request.url_root
+    )
     return data_response(document, mimetype="application/vnd.oai.openapi+json;version=3.0")

@@ -52,7 +52,9 @@ CONFORMANCE_CLASSES = (
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 FORMATS = ("json", "html")
-ITEMS_PARAMS = ("bbox", "limit", "offset", "datetime", "f")
+ITEMS_PARAMS = ("bbox", "bbox-crs", "limit", "offset", "datetime", "crs", "f")
+#: Parameters of a single feature.
+ITEM_PARAMS = ("crs", "f")
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 
 
@@ -548,6 +550,12 @@ def _format(allowed_params: tuple[str, ...] = ("f",)) -> str:
             raise InvalidAPIUsage(
                 f"unknown query parameter {name!r}; this resource accepts {list(allowed_params)}"
             )
+    for name in ("crs", "bbox-crs"):
+        value = request.args.get(name)
+        if value is not None and value != CRS84:
+            raise InvalidAPIUsage(
+                f"{name} is {value!r}; only {CRS84} (WGS 84 longitude/latitude) is served"
+            )
     wanted = request.args.get("f", "json")
     if wanted not in FORMATS:
         raise InvalidAPIUsage(f"f is {wanted!r}; expected one of {list(FORMATS)}")
@@ -560,7 +568,10 @@ def _respond(
     if request.args.get("f", "json") == "html":
         body = render_html(title, document).encode("utf-8")
         return data_response(body, mimetype="text/html", max_age_s=max_age_s)
-    return data_response(document, mimetype=json_type, max_age_s=max_age_s)
+    response = data_response(document, mimetype=json_type, max_age_s=max_age_s)
+    if json_type == GEOJSON:
+        response.headers["Content-Crs"] = f"<{CRS84}>"
+    return response
 
 
 def _published_zones() -> gpd.GeoDataFrame:
@@ -705,7 +716,7 @@ def _items_self_links(url: str, args: Mapping[str, str]) -> list[dict[str, str]]
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str) -> ResponseReturnValue:
     """One feature of a collection, by id."""
-    _format()
+    _format(ITEM_PARAMS)
     info = check_collection(collection_id)
     snapshot = get_snapshot()
     frame, properties, id_column = _frame(snapshot, collection_id)
