@@ -134,6 +134,7 @@ def _classify_cells(
     cell: float,
     ncols: int,
     nrows: int,
+    n_polygons: int,
     row_ptr: npt.NDArray[np.int64],
     row_edges: npt.NDArray[np.float64],
     row_edge_poly: npt.NDArray[np.int32],
@@ -141,44 +142,69 @@ def _classify_cells(
     cand_ptr: npt.NDArray[np.int64],
     cand_poly: npt.NDArray[np.int32],
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """Fill ``cell_value`` and ``cover`` by testing every cell centre against its row."""
+    """Fill ``cell_value`` and ``cover`` from the polygons containing each cell centre.
+
+    One sweep per row, east to west along the centre line: a centre is inside polygon ``p``
+    when an odd number of ``p``'s edges cross the line east of it. The crossing abscissa is
+    computed by division here, but only decides cells that no edge of ``p`` touches (full
+    cells, and covering polygons of boundary cells), whose centres are at least half a cell
+    from every such crossing, so rounding cannot flip them. Candidates of a boundary cell are
+    skipped: lookups test them exactly.
+    """
     cell_value = np.empty(nrows * ncols, dtype=np.int32)
     cover = np.full(cand_ptr.shape[0] - 1, NO_POLYGON, dtype=np.int32)
+    inside = np.zeros(n_polygons, dtype=np.bool_)
+    active = np.empty(n_polygons, dtype=np.int32)
     for r in range(nrows):
         cy = y0 + (r + 0.5) * cell
         lo = row_ptr[r]
         hi = row_ptr[r + 1]
-        for c in range(ncols):
+        xs = np.empty(hi - lo, dtype=np.float64)
+        ps = np.empty(hi - lo, dtype=np.int32)
+        m = 0
+        for k in range(lo, hi):
+            ey0 = row_edges[k, 1]
+            ey1 = row_edges[k, 3]
+            if ey0 <= cy < ey1:
+                ex0 = row_edges[k, 0]
+                ex1 = row_edges[k, 2]
+                xs[m] = ex0 + (cy - ey0) * (ex1 - ex0) / (ey1 - ey0)
+                ps[m] = row_edge_poly[k]
+                m += 1
+        order = np.argsort(xs[:m])
+        nxt = m - 1  # next crossing to pass, walking west
+        n_active = 0
+        for c in range(ncols - 1, -1, -1):
             cx = x0 + (c + 0.5) * cell
+            while nxt >= 0 and xs[order[nxt]] > cx:
+                p = ps[order[nxt]]
+                if inside[p]:
+                    inside[p] = False
+                    for a in range(n_active):
+                        if active[a] == p:
+                            n_active -= 1
+                            active[a] = active[n_active]
+                            break
+                else:
+                    inside[p] = True
+                    active[n_active] = p
+                    n_active += 1
+                nxt -= 1
             b = boundary_of_cell[r * ncols + c]
             best = NO_POLYGON
-            k = lo
-            while k < hi:
-                p = row_edge_poly[k]
+            for a in range(n_active):
+                p = active[a]
                 if p >= best:
-                    break
-                inside = False
-                while k < hi and row_edge_poly[k] == p:
-                    ex0, ey0, ex1, ey1 = (
-                        row_edges[k, 0],
-                        row_edges[k, 1],
-                        row_edges[k, 2],
-                        row_edges[k, 3],
-                    )
-                    if ey0 <= cy < ey1:
-                        det = (ex1 - ex0) * (cy - ey0) - (cx - ex0) * (ey1 - ey0)
-                        if det > 0.0:
-                            inside = not inside
-                    k += 1
-                if inside:
+                    continue
+                if b >= 0:
                     is_candidate = False
-                    if b >= 0:
-                        for j in range(cand_ptr[b], cand_ptr[b + 1]):
-                            if cand_poly[j] == p:
-                                is_candidate = True
-                                break
-                    if not is_candidate:
-                        best = p
+                    for j in range(cand_ptr[b], cand_ptr[b + 1]):
+                        if cand_poly[j] == p:
+                            is_candidate = True
+                            break
+                    if is_candidate:
+                        continue
+                best = p
             if b >= 0:
                 cover[b] = best
                 cell_value[r * ncols + c] = -2 - b
@@ -186,6 +212,8 @@ def _classify_cells(
                 cell_value[r * ncols + c] = -1
             else:
                 cell_value[r * ncols + c] = best
+        for a in range(n_active):
+            inside[active[a]] = False
     return cell_value, cover
 
 
@@ -245,6 +273,7 @@ def build_grid(
         cell_deg,
         ncols,
         nrows,
+        n_polygons,
         row_ptr,
         row_edges,
         row_edge_poly,
