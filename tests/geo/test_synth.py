@@ -659,3 +659,23 @@ def test_written_feeds_pass_ingestion_validation(
         assert result.extra_columns == (), feed
         assert len(result.rejects) == 0, (feed, result.rejects.head().to_dict("records"))
         assert len(result.accepted) == len(frame) > 0, feed
+
+
+def test_cori_estimate_on_true_infections_recovers_rt_province(run) -> None:
+    """The truth is scoreable: Cori's 7-day estimate lags the instantaneous rt by ~3 days."""
+    from models.rt import estimate_rt
+
+    truth = run.truth
+    infections = truth["infections"].sum("commune").expand_dims(location=["27"])
+    estimate = estimate_rt(
+        infections.transpose("date", "location").astype(float),
+        serial_interval=(
+            truth.attrs["generation_interval_mean_days"],
+            truth.attrs["generation_interval_sd_days"],
+        ),
+    )
+    est = estimate["rt_median"].sel(location="27").to_series()
+    target = truth["rt_province"].to_series().shift(3)
+    both = est.notna() & target.notna()
+    assert both.sum() > 20
+    assert float(np.abs(est[both] - target[both]).mean()) < 0.2
