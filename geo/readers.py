@@ -218,25 +218,37 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
             f"{name}: columns {dupes} appear more than once in the header; keep one of each"
         )
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "utf8" in str(exc).lower():
-            check_utf8(data, name=name)  # raises with the byte offset and encoding guess
-        raise FeedError(
-            f"{name}: not a valid CSV file ({exc}); every row needs the same number of "
-            "columns as the header; quote values that contain the delimiter"
-        ) from None
+        table = _parse_csv(data, header, delimiter, newlines_in_values=False)
+    except pa.ArrowInvalid:
+        # quoted cells with line breaks (Alt+Enter in Excel) need the slower serial parser
+        try:
+            table = _parse_csv(data, header, delimiter, newlines_in_values=True)
+        except pa.ArrowInvalid as exc:
+            if "utf8" in str(exc).lower():
+                check_utf8(data, name=name)  # raises with the byte offset and encoding guess
+            raise FeedError(
+                f"{name}: not a valid CSV file ({exc}); every row needs the same number of "
+                "columns as the header; quote values that contain the delimiter"
+            ) from None
     return _table_to_frame(table)
+
+
+def _parse_csv(
+    data: bytes, header: list[str], delimiter: str, *, newlines_in_values: bool
+) -> pa.Table:
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=newlines_in_values
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
 
 
 def _table_to_frame(table: pa.Table) -> pd.DataFrame:

@@ -303,3 +303,11 @@ def test_venues_from_geojson_and_parquet(ws: Workspace, tmp_path: Path, suffix: 
     pd.testing.assert_frame_equal(
         read_feed(ws, "venues")[cols], read_feed(from_csv, "venues")[cols]
     )
+
+
+def test_quoted_line_breaks_stay_in_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.csv"
+    path.write_text('feedback_id,text\nFB1,"dòng một\ndòng hai"\nFB2,ok\n', "utf-8")
+    frame = read_feed_file(path)
+    assert list(frame["feedback_id"]) == ["FB1", "FB2"]
+    assert frame["text"][0] == "dòng một\ndòng hai"
