@@ -34,8 +34,8 @@ from geo._synth_aux import (
     workers_frame,
     workforce_frame,
 )
-from geo._synth_daily import DayLoop, line_list, make_population
-from geo._synth_epi import ROUTES, simulate_epidemic
+from geo._synth_daily import DailyOutput, DayLoop, line_list, make_population
+from geo._synth_epi import ROUTES, EpidemicTruth, simulate_epidemic
 from geo._synth_params import (
     BAC_NINH_ZONES,
     EpidemicParams,
@@ -43,7 +43,13 @@ from geo._synth_params import (
     PopulationParams,
     SynthParams,
 )
-from geo._synth_world import communes_from_frame, ids_to_str, make_venues, venues_to_frame
+from geo._synth_world import (
+    Communes,
+    communes_from_frame,
+    ids_to_str,
+    make_venues,
+    venues_to_frame,
+)
 from geo.errors import ValidationError
 
 __all__ = [
@@ -354,7 +360,14 @@ def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _truth_dataset(world, truth, out, params: SynthParams, start: date, days: int) -> xr.Dataset:  # type: ignore[no-untyped-def]
+def _truth_dataset(
+    world: Communes,
+    truth: EpidemicTruth,
+    out: DailyOutput,
+    params: SynthParams,
+    start: date,
+    days: int,
+) -> xr.Dataset:
     dates = pd.date_range(start.isoformat(), periods=days, freq="D")
     reported = np.zeros((days, world.n), dtype=np.int64)
     np.add.at(
