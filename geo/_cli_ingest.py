@@ -49,8 +49,14 @@ def _print_summary(console: Console, summary: IngestSummary) -> None:
 
 
 @click.command("ingest", context_settings=_CTX)
-@click.argument("feed", type=click.Choice(FEED_NAMES, case_sensitive=False))
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("feed", metavar="FEED", type=click.Choice(FEED_NAMES, case_sensitive=False))
+@click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
 @click.option(
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
@@ -67,6 +73,9 @@ def ingest(
     feed: str, files: tuple[Path, ...], workspace: Path | None, today: datetime | None
 ) -> None:
     """Validate FEED files and store them in the workspace's event store.
+
+    FEED is one of: cases, contacts, tests, declarations, venues, checkins,
+    movements, assessments, feedback, workers, vaccinations, workforce.
 
     Each FILE (CSV UTF-8, Parquet or GeoJSON; columns in docs/data-formats.md) becomes
     one batch: accepted rows go to events/FEED/, rejected rows with their reason to
