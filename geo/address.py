@@ -477,7 +477,6 @@ class _Parsed(NamedTuple):
 _SCAN = re.compile(r"([a-z0-9]+)|[,;|/\\()\[\]\n\r\t]+|\s-+\s")
 _MIXED = re.compile(r"[a-z][0-9]|[0-9][a-z]")
 _DIGITS = re.compile(r"[0-9]+")
-_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-"})
 
 
 def _tokenize(address: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
@@ -485,7 +484,8 @@ def _tokenize(address: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int
     if text.isascii():
         folded = text
     else:
-        text = text.translate(_DASHES)
+        if "\u2013" in text or "\u2014" in text:
+            text = text.replace("\u2013", "-").replace("\u2014", "-")
         # NFD then dropping non-ASCII removes the marks and keeps one letter per letter
         folded = (
             unicodedata.normalize("NFD", text.replace("đ", "d"))
@@ -979,7 +979,14 @@ def _resolve_commune(  # noqa: C901
                 # after a house or hamlet number any name may be the commune
                 at_start = hit.start == begin and not numbered
                 at_end = hit.end >= stop or numbered  # "Khu 8 Vệ An ..." names the commune
-                place[hit.start] = "fallback" if at_end and not at_start else "hamlet"
+                # "khu phố Đào Ngọc XA Pho Lang": the "xa" ending Ngọc Xá is the type word
+                swallowed = (
+                    parsed.words[hit.end - 1] in _COMMUNE_MARKERS
+                    and hit.end < len(parsed.words)
+                    and parsed.segments[hit.end] == parsed.segments[hit.start]
+                )
+                usable = at_end and not at_start and not swallowed
+                place[hit.start] = "fallback" if usable else "hamlet"
     first_free = _first_free_word(parsed) if dual_as_district else len(parsed.words)
 
     # 2. the district: after a district word, or a district name with a place before it

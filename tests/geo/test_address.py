@@ -185,6 +185,7 @@ def test_build_gazetteer_rejects_bad_tables(tiny: pd.DataFrame, change, message:
         ("Thon Chua Tay, xom 5 Lang Ngam Gia inh", "09478"),
         ("Khu 8 Vệ An Bắc iNnh", "09175"),
         ("TT Gia Bnh", "09454"),
+        ("Khu pho Dao Ngoc XA Pho Lang H. Que Vo BAC NINH", "09277"),  # not Ngọc Xá
         ("Đai Bai, Gia Binh", "09490"),
     ],
 )
