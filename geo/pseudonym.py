@@ -9,8 +9,6 @@ recovered or recomputed without the workspace's secret key.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,20 +110,17 @@ def pseudonymize_dictionary(
     encoded = pc.dictionary_encode(pa.array(values))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    keyed = hashlib.blake2b(key=key, digest_size=DIGEST_BYTES)
-    joined = b"".join(
-        [_keyed_digest(keyed.copy, u) for u in encoded.dictionary.cast(pa.binary()).to_pylist()]
-    )
+    # copying a pre-keyed state skips compressing the key block again for every id
+    fresh = hashlib.blake2b(key=key, digest_size=DIGEST_BYTES).copy
+    digests: list[bytes] = []
+    append = digests.append
+    for raw in encoded.dictionary.cast(pa.binary()).to_pylist():
+        h = fresh()
+        h.update(raw)
+        append(h.digest())
+    joined = b"".join(digests)
     digests = np.frombuffer(joined, dtype=np.uint8).reshape(-1, DIGEST_BYTES)
     return _digests_to_hex(digests), encoded.indices, np.frombuffer(joined, ">u8").astype(np.uint64)
-
-
-def _keyed_digest(fresh: Callable[[], Any], data: bytes) -> bytes:
-    # copying a pre-keyed state skips compressing the key block again for every id
-    h = fresh()
-    h.update(data)
-    digest: bytes = h.digest()
-    return digest
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
