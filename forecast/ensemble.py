@@ -293,7 +293,8 @@ def allocate_district_state(
 
     Infected compartments (``E, Ia, Is, Q``) go to communes in proportion to their recent
     cases plus one pseudo-case spread by population; ``R`` in proportion to population;
-    ``S`` is the rest, so every commune keeps its population.
+    ``S`` is the rest, so every commune keeps its population. Negative or NaN fitted
+    values (from extreme posterior draws) count as 0.
 
     Parameters
     ----------
@@ -319,7 +320,8 @@ def allocate_district_state(
     weight = (recent_cases + _ALLOCATION_PRIOR_CASES * pop_share) / (
         unit_cases + _ALLOCATION_PRIOR_CASES
     )[commune_unit]
-    fitted = district_state[:, commune_unit, :]  # (member, commune, 6)
+    # an extreme posterior draw can leave tiny negative compartments in the fitted model
+    fitted = np.maximum(np.nan_to_num(district_state[:, commune_unit, :]), 0.0)
     infected = fitted[:, :, 1:5] * weight[None, :, None]
     removed = fitted[:, :, 5] * pop_share[None, :]
     taken = infected.sum(axis=2) + removed
