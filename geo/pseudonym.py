@@ -119,8 +119,12 @@ def pseudonymize_dictionary(
         h.update(raw)
         append(h.digest())
     joined = b"".join(digests)
-    digests = np.frombuffer(joined, dtype=np.uint8).reshape(-1, DIGEST_BYTES)
-    return _digests_to_hex(digests), encoded.indices, np.frombuffer(joined, ">u8").astype(np.uint64)
+    digest_bytes = np.frombuffer(joined, dtype=np.uint8).reshape(-1, DIGEST_BYTES)
+    return (
+        _digests_to_hex(digest_bytes),
+        encoded.indices,
+        np.frombuffer(joined, ">u8").astype(np.uint64),
+    )
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
