@@ -44,6 +44,9 @@ from models.interventions import (
 from models.seir import SEIRParams, initial_state, simulate
 
 INITIAL_SOURCES = ("seeds", "calibration")
+#: Communes with a smaller share of their area inside a zone polygon are left out (slivers
+#: along shared borders, from digitising).
+MIN_ZONE_SHARE = 0.001
 _TOP_KEYS = {
     "name",
     "boundary_set",
@@ -446,7 +449,8 @@ def resolve_interventions(spec: ScenarioSpec, communes: gpd.GeoDataFrame) -> lis
     """Turn the spec's interventions into :mod:`models.interventions` records.
 
     A lockdown zone becomes one :class:`models.interventions.Lockdown` per commune it
-    touches, with both reductions multiplied by the share of the commune's area inside.
+    touches, with both reductions multiplied by the share of the commune's area inside
+    (communes with less than :data:`MIN_ZONE_SHARE` inside are left out).
 
     Parameters
     ----------
@@ -470,6 +474,7 @@ def resolve_interventions(spec: ScenarioSpec, communes: gpd.GeoDataFrame) -> lis
     for number, item in enumerate(spec.interventions, start=1):
         if item.zone is not None:
             shares = commune_shares(item.zone, communes)
+            shares = shares[shares >= MIN_ZONE_SHARE]
             if shares.empty:
                 raise ForecastInputError(
                     f"scenario spec: {item.kind} (intervention {number}): the zone touches no "
