@@ -375,8 +375,9 @@ def validate_feed(
         _pseudonymize(schema, out, rejects, context.pseudonym_key, key_hashes)
     _check_unique(schema, frame, out, rejects, context, key_hashes)
 
-    keep = ~rejects.failed
-    accepted = pd.DataFrame(out).loc[keep].reset_index(drop=True)
+    accepted = pd.DataFrame(out)
+    if rejects.failed.any():  # skip the copy when every row is accepted
+        accepted = accepted.loc[~rejects.failed].reset_index(drop=True)
     return ValidationResult(accepted=accepted, rejects=rejects.frame(), extra_columns=extra)
 
 
