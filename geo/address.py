@@ -136,6 +136,10 @@ _BELOW_MARKERS = frozenset(
 #: short words that open a part below the commune only before a number ("tổ 5", "số 12"):
 #: elsewhere they are ordinary syllables ("Lý Thái Tổ")
 _NUMBER_MARKERS = frozenset({"to", "so", "doi", "cum"})
+#: district/province words that are also common syllables of hamlet names; before a
+#: commune name they are read as syllables. After the others ("H. Thua Thanh") a commune
+#: name is a misspelt district, not the commune.
+_SYLLABLE_MARKERS = frozenset({"q", "quan", "t", "tinh"})
 _MARKER_KIND: Mapping[str, str] = MappingProxyType(
     {
         **{m: "commune" for m in _COMMUNE_MARKERS},
@@ -641,10 +645,13 @@ def _parse_tokens(
         before = marker_end.get(start)
         if before is not None and segments[before[0]] == segments[start]:
             kind = before[1]
-            if roles[key] == _COMMUNE and kind in ("district", "province"):
+            marker_word = " ".join(words[before[0] : start])
+            if roles[key] == _COMMUNE and (kind == "province" or marker_word in _SYLLABLE_MARKERS):
                 kind = None  # "Quan", "T" before a commune name: a syllable, not "quận"
+            elif kind == "commune" and not roles[key] & _COMMUNE:
+                kind = None  # "Nnih Xa Bac Ninh": the "xa" ends a misspelt name
             if kind == "commune":
-                marker_type = _COMMUNE_MARKERS[" ".join(words[before[0] : start])]
+                marker_type = _COMMUNE_MARKERS[marker_word]
         hits.append(_Hit(start, end, key, roles[key], kind, marker_type))
     below: list[tuple[int, int, bool]] = []
     if any(kind == "below" for _, _, kind in markers):

@@ -186,6 +186,7 @@ def test_build_gazetteer_rejects_bad_tables(tiny: pd.DataFrame, change, message:
         ("Khu 8 Vệ An Bắc iNnh", "09175"),
         ("TT Gia Bnh", "09454"),
         ("Khu pho Dao Ngoc XA Pho Lang H. Que Vo BAC NINH", "09277"),  # not Ngọc Xá
+        ("SO NHA 125 SONG HO H THUA THANH", "09412"),  # not Thứa
         ("Đai Bai, Gia Binh", "09490"),
     ],
 )
@@ -209,6 +210,7 @@ def test_matched(gaz: Gazetteer, address: str, code: str) -> None:
         ("Xã Đại Lái", {"09469", "09490"}, r"several are one typo away"),
         ("Xa Dai Lai, Gia Binh, X. Dai Bai", {"09469", "09490"}, r"several commune names"),
         ("Ven An", {"09226", "09175"}, r"several are one typo away"),
+        ("X. Nnih Xa Bac Ninh", {"09184", "09445"}, r"is the name of 2 communes"),
         ("Sng Hồ, Thuận Thành", {"09400", "09412"}, r"could be a typo"),
         ("Dai Dong Than", {"09355", "09406"}, r"could be a typo"),
         ("SỐ 183 LÊ THÁNH TÔNG HỒ HUYỆN THUẬN THÀNH", {"09400", "09412"}, r"could be a typo"),
