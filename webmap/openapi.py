@@ -386,7 +386,7 @@ SCHEMAS: dict[str, Any] = {
                         "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
                         "geometry": _ref("Geometry"),
                         "properties": {
-                            "oneOf": [
+                            "anyOf": [
                                 _ref("CommuneProperties"),
                                 _ref("ZoneProperties"),
                                 _ref("VenueProperties"),
