@@ -209,20 +209,21 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
 
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     header = next(csv.reader([first_line], delimiter=delimiter))
-    names = [h.strip() for h in header]
-    if not any(names):
+    if not any(h.strip() for h in header):
         raise FeedError(f"{name}: the header row is empty; the first line must name the columns")
+    # Excel leaves empty header cells for once-used columns: name them, validation ignores them
+    names = [h.strip() or f"unnamed_{i + 1}" for i, h in enumerate(header)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FeedError(
             f"{name}: columns {dupes} appear more than once in the header; keep one of each"
         )
     try:
-        table = _parse_csv(data, header, delimiter, newlines_in_values=False)
+        table = _parse_csv(data, names, delimiter, newlines_in_values=False)
     except pa.ArrowInvalid:
         # quoted cells with line breaks (Alt+Enter in Excel) need the slower serial parser
         try:
-            table = _parse_csv(data, header, delimiter, newlines_in_values=True)
+            table = _parse_csv(data, names, delimiter, newlines_in_values=True)
         except pa.ArrowInvalid as exc:
             if "utf8" in str(exc).lower():
                 check_utf8(data, name=name)  # raises with the byte offset and encoding guess
@@ -234,16 +235,16 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
 
 
 def _parse_csv(
-    data: bytes, header: list[str], delimiter: str, *, newlines_in_values: bool
+    data: bytes, names: list[str], delimiter: str, *, newlines_in_values: bool
 ) -> pa.Table:
     return pacsv.read_csv(
         pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(block_size=16 << 20),
+        read_options=pacsv.ReadOptions(block_size=16 << 20, column_names=names, skip_rows=1),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=newlines_in_values
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={h: pa.string() for h in header},
+            column_types={h: pa.string() for h in names},
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=True,

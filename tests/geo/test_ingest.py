@@ -40,6 +40,14 @@ def test_csv_with_and_without_bom(tmp_path: Path, bom: bytes) -> None:
     assert pd.isna(frame["timestamp"][1])
 
 
+def test_excel_csv_crlf_bom_and_empty_header_cells(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfvenue_id,person_id,,\r\nV1,0271,,\r\nV2,0272,,\r\n")
+    frame = read_feed_file(path)
+    assert list(frame.columns) == ["venue_id", "person_id", "unnamed_3", "unnamed_4"]
+    assert frame["person_id"].tolist() == ["0271", "0272"]
+
+
 def test_csv_keeps_vietnamese_text(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text('feedback_id,text\nFB1,"Chợ đông, không đeo khẩu trang"\n', "utf-8")
