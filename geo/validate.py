@@ -597,11 +597,20 @@ def _check_date(
     return parsed
 
 
-_FAST_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+_FAST_TS_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",  # Vietnamese-locale Excel, local time
+    "%d/%m/%Y %H:%M",
+)
 
 
 def _parse_timestamps(raw: pd.Series) -> pd.Series:
-    """Parse ISO 8601 timestamps to UTC; values without an offset are UTC+7 local time."""
+    """Parse timestamps to UTC; values without an offset are UTC+7 local time.
+
+    ISO 8601 (any form pandas reads) and ``DD/MM/YYYY HH:MM[:SS]`` are accepted.
+    """
     arr = _arrow(raw)
     result = pa.nulls(len(arr), type=pa.timestamp("s", tz="UTC"))
     offset_s = LOCAL_UTC_OFFSET_HOURS * 3600
