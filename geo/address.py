@@ -977,6 +977,7 @@ def _resolve_commune(  # noqa: C901
 ) -> AddressMatch:
     # where each name sits relative to hamlet/street parts
     place: dict[int, str] = {}
+    just_short: list[_Hit] = []  # in the middle of a part, only misspelt words after them
     for begin, stop, numbered in parsed.below:
         for hit in hits:
             if begin <= hit.start < stop:
@@ -991,9 +992,12 @@ def _resolve_commune(  # noqa: C901
                     parsed.words[hit.end - 1] in _COMMUNE_MARKERS
                     and hit.end < len(parsed.words)
                     and parsed.segments[hit.end] == parsed.segments[hit.start]
+                    and (parsed.kinds[hit.end] == 0 or _opens_below(parsed, hit.end))
                 )
                 usable = at_end and not at_start and not swallowed
                 place[hit.start] = "fallback" if usable else "hamlet"
+                if not at_end and not at_start and not swallowed:
+                    just_short.append(hit)
     first_free = _first_free_word(parsed) if dual_as_district else len(parsed.words)
 
     # 2. the district: after a district word, or a district name with a place before it
@@ -1039,6 +1043,11 @@ def _resolve_commune(  # noqa: C901
         if found is not None:
             districts.update(gaz.district_keys[found])
             used.update(range(start, end))
+            # "Số 141 Lý Thái Tổ Tam Đa Yên Phomg": the part ended where the district began
+            for hit in just_short:
+                if hit.end == start and hit.roles & _COMMUNE:
+                    place[hit.start] = "fallback"
+                    commune_hits.append(hit)
 
     # 3. the commune: marked by a type word, else plain, else inside a hamlet/street part
     commune_hits = [h for h in commune_hits if _acceptable(h, parsed, gaz)]
@@ -1124,6 +1133,11 @@ def _acceptable(hit: _Hit, parsed: _Parsed, gaz: Gazetteer) -> bool:
 def _near_commune_marker(parsed: _Parsed, index: int) -> bool:
     """Whether a commune type word starts at, or ends just before, word ``index``."""
     return any(kind == "commune" and index in (start, end) for start, end, kind in parsed.markers)
+
+
+def _opens_below(parsed: _Parsed, index: int) -> bool:
+    """Whether a hamlet/street type word starts at word ``index``."""
+    return any(start == index and kind == "below" for start, _, kind in parsed.markers)
 
 
 def _open_commune_marker(parsed: _Parsed) -> bool:
