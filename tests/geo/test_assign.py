@@ -339,6 +339,41 @@ def test_property_answer_does_not_depend_on_cell_size(
     )
 
 
+@st.composite
+def _star_polygons(draw: st.DrawFn) -> Polygon:
+    """A random star-shaped (hence simple and valid) polygon around a random centre."""
+    n = draw(st.integers(3, 12))
+    cx = draw(st.floats(0.0, 1.0))
+    cy = draw(st.floats(0.0, 1.0))
+    angles = np.sort(draw(st.lists(st.floats(0, 2 * np.pi), min_size=n, max_size=n, unique=True)))
+    radii = np.array(draw(st.lists(st.floats(0.05, 0.6), min_size=n, max_size=n)))
+    ring = np.column_stack([X0 + cx + radii * np.cos(angles), Y0 + cy + radii * np.sin(angles)])
+    return Polygon(ring)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    polygons=st.lists(_star_polygons(), min_size=1, max_size=4),
+    cell_deg=st.sampled_from([None, 0.01, 0.07, 0.5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_random_polygons_equal_shapely_off_boundaries(
+    polygons: list[Polygon], cell_deg: float | None, seed: int
+) -> None:
+    polygons = [p for p in polygons if p.is_valid and p.area > 1e-6]
+    if not polygons:
+        return
+    gdf = _frame(polygons, [f"{i:05d}" for i in range(len(polygons))])
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(X0 - 0.7, X0 + 1.7, 3000)
+    lat = rng.uniform(Y0 - 0.7, Y0 + 1.7, 3000)
+    boundary = shapely.union_all(gdf.geometry.boundary.to_numpy())
+    keep = shapely.distance(boundary, shapely.points(lon, lat)) > 1e-9
+    lon, lat = lon[keep], lat[keep]
+    got = build_point_index(gdf, cell_deg=cell_deg).lookup(lon, lat)
+    np.testing.assert_array_equal(got, locate_points_shapely(lon, lat, gdf.geometry.to_numpy()))
+
+
 # Errors -------------------------------------------------------------------------------------
 
 
