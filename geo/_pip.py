@@ -7,10 +7,10 @@ Every cell is classified once, at build time:
 
 - *full*: no polygon edge touches the (slightly padded) cell, so every point of the cell is in
   the same polygons as its centre; ``cell_value`` holds that polygon (lowest position) or -1;
-- *boundary*: some edges touch it; ``cell_value`` holds ``-2 - b`` where ``b`` indexes the
-  boundary-cell arrays: ``cover[b]`` is the lowest polygon that contains the whole cell (or
-  ``NO_POLYGON``), and ``cand_ptr[b]:cand_ptr[b + 1]`` lists the candidate polygons (those with
-  an edge in the cell, ascending) with, for each, the slice of its edges in the cell's grid row.
+- *boundary*: some edges touch it; ``cell_value`` holds ``-2 - offset`` into ``cell_data``,
+  where one contiguous record per boundary cell holds the lowest polygon containing the whole
+  cell (or ``NO_POLYGON``), then each candidate polygon (those with an edge in the cell,
+  ascending) with its edges in the cell's grid row (see ``_pack_cells``).
 
 A point in a boundary cell runs the exact crossing-number test on the candidates' edges of its
 row strip (a horizontal ray to +x only meets edges whose y-range contains the point's y, and all
@@ -20,8 +20,8 @@ Crossing rule (half-open): edges are stored with ``y0 < y1`` (horizontal edges n
 horizontal ray and are only used for classification); an edge counts when
 ``y0 <= y < y1`` and the point is strictly left of it (orientation determinant > 0). A point on
 the boundary is thus classified as if moved an infinitesimal step east, then an even smaller
-step north. Both
-neighbours of a shared edge evaluate the same canonical edge with the same arithmetic.
+step north. Both neighbours of a shared edge evaluate the same canonical edge with the same
+arithmetic.
 """
 
 from __future__ import annotations
