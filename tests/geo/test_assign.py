@@ -5,6 +5,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -278,6 +279,13 @@ def test_pandas_columns_with_missing_values(squares: gpd.GeoDataFrame, dtype: st
     lon = pd.Series([X0 + 0.01, None, X0 + 0.3], dtype=dtype)
     lat = pd.Series([Y0 + 0.01, Y0 + 0.01, Y0 + 0.3], dtype=dtype)
     assert points_to_communes(lon, lat, squares).tolist() == ["00001", None, "00009"]
+
+
+def test_read_only_arrays_from_arrow(squares: gpd.GeoDataFrame) -> None:
+    lon = pa.array([X0 + 0.01, X0 + 0.3]).to_numpy()
+    lat = pa.array([Y0 + 0.01, Y0 + 0.3]).to_numpy()
+    assert not lon.flags.writeable
+    assert build_point_index(squares).lookup(lon, lat).tolist() == [0, 8]
 
 
 def test_repaired_boundary_set_matches_shapely() -> None:
