@@ -96,9 +96,7 @@ def _print_table(console: Console, title: str, table_frame: pd.DataFrame) -> Non
     for col in table_frame.columns:
         table.add_column(str(col), justify="right")
     for row in table_frame.itertuples(index=False):
-        table.add_row(
-            *[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]  # noqa: RUF001
-        )
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
     console.print(table)
 
 
@@ -184,18 +182,15 @@ def score(
     except ForecastInputError as exc:
         raise click.ClickException(str(exc)) from exc
     show = [
-        c
-        for c in [
-            "horizon_weeks",
-            "location",
-            "n",
-            "wis",
-            "baseline_wis",
-            "relative_wis",
-            "abs_error",
-            "coverage_50",
-            "coverage_95",
-        ]
+        "horizon_weeks",
+        "location",
+        "n",
+        "wis",
+        "baseline_wis",
+        "relative_wis",
+        "abs_error",
+        "coverage_50",
+        "coverage_95",
     ]
     for name, table in tables.items():
         _print_table(console, f"Scores: {name} weeks", table[[c for c in show if c in table]])

@@ -9,7 +9,8 @@ The default model ("trend") is built to survive Vietnamese reporting artefacts:
   (above 10x the surrounding means) are replaced by the local mean
   (``forecast._series.clean_daily``);
 * it forecasts on the **log1p scale**: the median is the last weekly value moved by the
-  mean weekly log change of the last two weeks, damped (x0.8 per week ahead) and capped;
+  mean weekly log change of the last two weeks, capped at +-0.7 and damped (x0.5 per week
+  ahead);
 * the uncertainty is **learned online from the model's own past errors**: at each forecast
   date the same point forecast is replayed at the last 10 weekly origins whose targets are
   already observed, errors (log1p observed - log1p forecast) are pooled over locations by
@@ -76,7 +77,8 @@ def _weekly_model_quantiles(
     trend = trend_quantiles(weekly, horizons_weeks, params)
     if baseline is None:
         return trend
-    return 0.5 * (trend + baseline)
+    weight = params.ensemble_trend_weight
+    return weight * trend + (1.0 - weight) * baseline
 
 
 def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:
