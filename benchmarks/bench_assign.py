@@ -195,8 +195,8 @@ def main() -> None:
           f"{grid.n_boundary} boundary cells ({grid.n_boundary / grid.cell_value.size:.1%}); "
           f"build {build_s:.3f} s (includes compile/cache load of build kernels), "
           f"first lookup call (compile or cache load) {first_call_s:.3f} s")  # fmt: skip
-    fast, fast_codes = best_of(3, n, lambda: index.lookup_codes(lon, lat))
-    pos, fast_pos = best_of(3, n, lambda: index.lookup(lon, lat))
+    fast, fast_codes = best_of(5, n, lambda: index.lookup_codes(lon, lat))
+    pos, fast_pos = best_of(5, n, lambda: index.lookup(lon, lat))
 
     # --- baseline 1: geopandas.sjoin on a subsample ------------------------------------------
     m = min(SJOIN_POINTS, n)
