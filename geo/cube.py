@@ -225,8 +225,37 @@ def event_days(values: pd.Series) -> pd.Series:
     return out.dt.normalize().astype("datetime64[ns]")
 
 
-def _selected(frame: pd.DataFrame, spec: CountSpec) -> pd.DataFrame | None:
-    """Rows of ``frame`` that ``spec`` counts, or None when the feed lacks a needed column."""
+def positions_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent); each distinct value looked up once."""
+    codes, uniques = pd.factorize(values)
+    found = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object), dtype=object))
+    out = np.full(len(values), -1, dtype=np.int64)
+    known = codes >= 0
+    out[known] = found[codes[known]]
+    return out
+
+
+class _Positions:
+    """Memo of day and place positions per (feed, column, grid), shared by all variables."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str, int], np.ndarray] = {}
+
+    def days(self, frame: pd.DataFrame, column: str, dates: pd.DatetimeIndex) -> np.ndarray:
+        key = (id(frame), column, id(dates))
+        if key not in self._cache:
+            self._cache[key] = dates.get_indexer(event_days(frame[column]))
+        return self._cache[key]
+
+    def places(self, frame: pd.DataFrame, column: str, places: pd.Index) -> np.ndarray:
+        key = (id(frame), column, id(places))
+        if key not in self._cache:
+            self._cache[key] = positions_in(places, frame[column])
+        return self._cache[key]
+
+
+def _mask(frame: pd.DataFrame, spec: CountSpec) -> np.ndarray | None:
+    """Rows ``spec`` counts, or None when the feed lacks a needed column."""
     needed = [spec.place_column]
     if spec.date_column:
         needed.append(spec.date_column)
@@ -234,12 +263,12 @@ def _selected(frame: pd.DataFrame, spec: CountSpec) -> pd.DataFrame | None:
         needed.append(spec.where[0])
     if spec.weight_column:
         needed.append(spec.weight_column)
-    if any(col not in frame.columns for col in needed):
+    if frame.empty or any(col not in frame.columns for col in needed):
         return None
-    if spec.where is not None:
-        column, allowed = spec.where
-        frame = frame[frame[column].astype(str).isin(allowed)]
-    return frame
+    if spec.where is None:
+        return np.ones(len(frame), dtype=bool)
+    column, allowed = spec.where
+    return frame[column].astype(str).isin(allowed).to_numpy()
 
 
 def count_by_date_place(
@@ -247,6 +276,8 @@ def count_by_date_place(
     spec: CountSpec,
     dates: pd.DatetimeIndex,
     places: pd.Index,
+    *,
+    memo: _Positions | None = None,
 ) -> np.ndarray:
     """Count (or sum ``weight_column`` of) the rows of ``frame`` on a ``dates x places`` grid.
 
@@ -257,29 +288,28 @@ def count_by_date_place(
     numpy.ndarray
         ``float64`` array of shape ``(len(dates), len(places))``.
     """
-    out = np.zeros((len(dates), len(places)), dtype=np.float64)
-    rows = _selected(frame, spec)
-    if rows is None or rows.empty:
-        return out
-    day_pos = dates.get_indexer(event_days(rows[spec.date_column]))
-    place_pos = places.get_indexer(rows[spec.place_column].astype(object))
-    keep = (day_pos >= 0) & (place_pos >= 0)
+    mask = _mask(frame, spec)
+    if mask is None:
+        return np.zeros((len(dates), len(places)), dtype=np.float64)
+    memo = memo or _Positions()
+    day_pos = memo.days(frame, spec.date_column, dates)
+    place_pos = memo.places(frame, spec.place_column, places)
+    keep = mask & (day_pos >= 0) & (place_pos >= 0)
     weights = None
     if spec.weight_column:
-        weights = pd.to_numeric(rows[spec.weight_column], errors="coerce").fillna(0).to_numpy()
+        weights = pd.to_numeric(frame[spec.weight_column], errors="coerce").fillna(0).to_numpy()
         weights = weights[keep]
-    flat = day_pos[keep].astype(np.int64) * len(places) + place_pos[keep]
+    flat = day_pos[keep] * len(places) + place_pos[keep]
     counts = np.bincount(flat, weights=weights, minlength=len(dates) * len(places))
     return counts.reshape(len(dates), len(places)).astype(np.float64)
 
 
 def count_by_place(frame: pd.DataFrame, spec: CountSpec, places: pd.Index) -> np.ndarray:
     """Count the rows of ``frame`` per place (no date dimension)."""
-    out = np.zeros(len(places), dtype=np.float64)
-    rows = _selected(frame, spec)
-    if rows is None or rows.empty:
-        return out
-    pos = places.get_indexer(rows[spec.place_column].astype(object))
+    mask = _mask(frame, spec)
+    if mask is None:
+        return np.zeros(len(places), dtype=np.float64)
+    pos = positions_in(places, frame[spec.place_column])[mask]
     pos = pos[pos >= 0]
     return np.bincount(pos, minlength=len(places)).astype(np.float64)
 
@@ -369,13 +399,14 @@ def build_cube(
 
     data_vars: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {}
     empty = pd.DataFrame()
+    memo = _Positions()
     for spec in DAILY_COUNTS:
         frame = events.get(spec.feed, empty)
-        values = count_by_date_place(frame, spec, dates, places)
+        values = count_by_date_place(frame, spec, dates, places, memo=memo)
         data_vars[spec.name] = (("date", "commune"), values, _attrs(spec))
     for spec in CELL_COUNTS:
         frame = events.get(spec.feed, empty)
-        values = count_by_date_place(frame, spec, dates, cells)
+        values = count_by_date_place(frame, spec, dates, cells, memo=memo)
         data_vars[spec.name] = (("date", "cell"), values, _attrs(spec))
     for spec in STATIC_COUNTS:
         values = count_by_place(events.get(spec.feed, empty), spec, places)
