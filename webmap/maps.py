@@ -293,6 +293,7 @@ def build_safe_map(
             "fillOpacity": 0.8,
         },
         highlight_function=lambda feature: {"weight": 2.5, "color": "#000000"},
-    ).add_to(fmap)
+    )
+    geojson.add_to(fmap)
     # the layer switcher (background tiles, zones, venues, H3) is built by static/safemap.js
     return localize_assets(fmap, asset_url), geojson

@@ -97,8 +97,11 @@ def test_login_is_rate_limited_even_with_the_right_password(client) -> None:
 def test_modeler_cannot_plan_zones(client) -> None:
     _login(client, "minh")
     assert client.get("/officials/zones").status_code == 403
-    response = client.post("/api/zones/evaluate", json={"communes": ["09163"]},
-                           headers=_json_headers_from(client, "/officials/"))
+    response = client.post(
+        "/api/zones/evaluate",
+        json={"communes": ["09163"]},
+        headers=_json_headers_from(client, "/officials/"),
+    )
     assert response.status_code == 403
     assert "needs the role official" in response.get_json()["error"]
 
@@ -146,8 +149,9 @@ def test_drawn_polygon_is_evaluated_with_partial_communes(client) -> None:
     _login(client)
     square = {
         "type": "Polygon",
-        "coordinates": [[[106.06, 21.17], [106.08, 21.17], [106.08, 21.19], [106.06, 21.19],
-                         [106.06, 21.17]]],
+        "coordinates": [
+            [[106.06, 21.17], [106.08, 21.17], [106.08, 21.19], [106.06, 21.19], [106.06, 21.17]]
+        ],
     }
     evaluation = client.post(
         "/api/zones/evaluate", json={"geometry": square}, headers=_json_headers(client)
@@ -186,8 +190,7 @@ def test_every_non_public_route_needs_a_login(app) -> None:
             else:
                 # with a valid CSRF token, so that the login check itself is what answers
                 token = _csrf(client)
-                response = client.open(path, method=method, headers={"X-CSRFToken": token},
-                                       json={})
+                response = client.open(path, method=method, headers={"X-CSRFToken": token}, json={})
             assert response.status_code in (302, 401), (method, path, response.status_code)
             if response.status_code == 302:
                 assert "/officials/login" in response.headers["Location"]
@@ -199,14 +202,16 @@ def test_users_cli_adds_and_lists_accounts(tmp_path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")
     result = runner.invoke(
-        main, ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
+        main,
+        ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
         input=PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(main, ["users", "list", "--workspace", ws])
     assert "hoa\tadmin" in listed.output
     again = runner.invoke(
-        main, ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
+        main,
+        ["users", "add", "hoa", "--role", "admin", "--password-stdin", "--workspace", ws],
         input=PASSWORD + "\n",
     )
     assert again.exit_code == 1
