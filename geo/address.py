@@ -1219,23 +1219,22 @@ def _resolve_hits(
             f"province; write 'xã/phường/thị trấn {typed}' or add the district",
         )
     # a typo can turn one name into another (Đại Bái -> Đại Lai) or hide a longer name
-    # containing this one ("Sng Hồ" for Song Hồ): look at the neighbours
+    # containing this one ("Sng Hồ" for Song Hồ), or share words with another name; never
+    # prefer the longer name: "Lê Thánh Tông Hồ" is Hồ after a street, though "tong ho" is
+    # one typo from Song Hồ
     around = _spans_around(hit, parsed)
-    if gaz.near_keys.get(key) or around:
-        # never prefer the longer name: "Lê Thánh Tông Hồ" is Hồ after a street, though
-        # "tong ho" is one typo from Song Hồ
-        longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts, around)
-        if longer or rivals:
-            codes = [code] + [c for k in (*longer, *rivals) for c in gaz.name_codes[k]]
-            return _result(
-                text,
-                "ambiguous",
-                gaz,
-                codes,
-                f"'{typed}' could be a typo of another name ("
-                + "; ".join(gaz.describe(c) for c in codes[1:])
-                + "); check the spelling",
-            )
+    longer, rivals = _rivals(key, hit, typed, parsed, gaz, districts, around)
+    if longer or rivals:
+        codes = [code] + [c for k in (*longer, *rivals) for c in gaz.name_codes[k]]
+        return _result(
+            text,
+            "ambiguous",
+            gaz,
+            codes,
+            f"'{typed}' could be a typo of another name, or its words be cut another way ("
+            + "; ".join(gaz.describe(c) for c in codes[1:])
+            + "); check the spelling, add commas",
+        )
     return result
 
 
@@ -1274,6 +1273,22 @@ def _rivals(
     rivals: list[str] = []
     words = parsed.words
     size_hit = hit.end - hit.start
+    # another commune name sharing words with this one ("Bình Vân Ninh Xá": Vạn Ninh or
+    # Ninh Xá?): the words could be cut either way
+    n = len(words)
+    segment = parsed.segments[hit.start]
+    for start in range(max(hit.start - gaz.max_words + 1, 0), hit.end):
+        for end in range(max(start + 1, hit.start + 1), min(start + gaz.max_words, n) + 1):
+            inside = hit.start <= start and end <= hit.end
+            if inside or parsed.segments[start] != segment or parsed.segments[end - 1] != segment:
+                continue
+            other = " ".join(words[start:end])
+            codes = gaz.name_codes.get(other)
+            if codes is None or other == key or other in rivals:
+                continue
+            if districts and not any(gaz.district_names[c] in districts for c in codes):
+                continue
+            rivals.append(other)
     for start, end in around:
         span = " ".join(words[start:end])
         for other, _, _ in process.extract(

@@ -214,6 +214,7 @@ def test_matched(gaz: Gazetteer, address: str, code: str) -> None:
         ("Xa Dai Lai, Gia Binh, X. Dai Bai", {"09469", "09490"}, r"several commune names"),
         ("Ven An", {"09226", "09175"}, r"several are one typo away"),
         ("X. Nnih Xa Bac Ninh", {"09184", "09445"}, r"is the name of 2 communes"),
+        ("Thon Binh Van Ninh Xa", {"09457", "09184", "09445"}, r"cut another way"),
         ("Sng Hồ, Thuận Thành", {"09400", "09412"}, r"could be a typo"),
         ("Dai Dong Than", {"09355", "09406"}, r"could be a typo"),
         ("SỐ 183 LÊ THÁNH TÔNG HỒ HUYỆN THUẬN THÀNH", {"09400", "09412"}, r"could be a typo"),
