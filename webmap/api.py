@@ -8,6 +8,7 @@ the request, call them and wrap the result with ``ETag`` and ``Cache-Control``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
@@ -692,13 +693,46 @@ def feature_collection(features: list[dict[str, Any]], **members: Any) -> dict[s
 # request edge
 
 
-def cached_body(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
-    """JSON body of ``build()``, cached on the app for as long as ``snapshot`` is current.
+class _HashedBody(bytes):
+    """A cached body that carries its ETag, so it is hashed once per snapshot."""
+
+    etag: str
+
+
+def cached_value(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """``build()``, cached on the app for as long as ``snapshot`` is the current one.
 
     Parameters
     ----------
     snapshot : Snapshot
-        The snapshot the body derives from; a new snapshot empties the cache.
+        The snapshot the value derives from; a new snapshot empties the cache.
+    key : tuple
+        What else the value depends on (route, parameters).
+    build : callable
+        Computes the value (must not depend on anything but the snapshot and ``key``).
+
+    Returns
+    -------
+    object
+        The cached value. Treat it as read-only: other requests share it.
+    """
+    cache = current_app.extensions.setdefault("safemap_api_cache", {})
+    if cache.get("snapshot") is not snapshot:
+        # build a fresh dict and swap it in, so a concurrent request never sees it half-reset
+        cache.update(snapshot=snapshot, values={})
+    values: dict[tuple[Any, ...], Any] = cache["values"]
+    if key not in values:
+        values[key] = build()
+    return values[key]
+
+
+def cached_body(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
+    """UTF-8 JSON of ``build()``, cached like :func:`cached_value`.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The snapshot the body derives from.
     key : tuple
         What else the body depends on (route, parameters).
     build : callable
@@ -707,17 +741,16 @@ def cached_body(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], An
     Returns
     -------
     bytes
-        UTF-8 JSON.
+        UTF-8 JSON (NaN and infinities are refused: they are not JSON).
     """
-    cache = current_app.extensions.setdefault("safemap_api_cache", {})
-    if cache.get("snapshot") is not snapshot:
-        cache.clear()
-        cache["snapshot"] = snapshot
-        cache["bodies"] = {}
-    bodies: dict[tuple[Any, ...], bytes] = cache["bodies"]
-    if key not in bodies:
-        bodies[key] = json.dumps(build(), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    return bodies[key]
+
+    def encode() -> bytes:
+        body = _HashedBody(json.dumps(build(), ensure_ascii=False, allow_nan=False).encode())
+        body.etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+        return body
+
+    body: bytes = cached_value(snapshot, ("body", *key), encode)
+    return body
 
 
 def data_response(
@@ -747,10 +780,15 @@ def data_response(
     response.headers["Cache-Control"] = (
         f"public, max-age={max_age_s}" if max_age_s > 0 else "no-cache"
     )
-    response.add_etag()
+    response.set_etag(_etag(body))
     conditional = response.make_conditional(request)
     assert isinstance(conditional, Response)
     return conditional
+
+
+def _etag(body: bytes) -> str:
+    etag = getattr(body, "etag", None)
+    return etag if etag is not None else hashlib.sha1(body, usedforsecurity=False).hexdigest()
 
 
 def only_params(allowed: Iterable[str]) -> None:
@@ -779,7 +817,8 @@ def communes() -> ResponseReturnValue:
     """Return every commune with its risk level and published indicators as GeoJSON."""
     only_params(("date", "rules"))
     snapshot = get_snapshot()
-    check_date(request.args.get("date"), snapshot_date(snapshot))
+    if "date" in request.args:
+        check_date(request.args["date"], snapshot_date(snapshot))
     rules_id = request.args.get("rules")
     body = cached_body(
         snapshot,

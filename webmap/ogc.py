@@ -28,6 +28,7 @@ from webmap.api import (
     COMMUNE_PROPERTIES,
     GEOJSON,
     VENUE_PROPERTIES,
+    cached_value,
     cell_id_column,
     cells_layer,
     commune_layer,
@@ -582,11 +583,25 @@ def _published_zones() -> gpd.GeoDataFrame:
     return zones_to_frame([zone_feature(z) for z in zones])
 
 
-def _frame(
-    snapshot: Snapshot, collection_id: str
-) -> tuple[gpd.GeoDataFrame, list[str], str | None]:
-    zones = _published_zones() if collection_id == "zones" else None
-    return collection_frame(snapshot, collection_id, zones)
+@dataclass(frozen=True)
+class _Layer:
+    frame: gpd.GeoDataFrame  # RangeIndex: positions index ``features``
+    properties: list[str]
+    id_column: str | None
+    features: list[dict[str, Any]]  # shared between requests: copy before changing one
+
+
+def _layer(snapshot: Snapshot, collection_id: str) -> _Layer:
+    def build(zones: gpd.GeoDataFrame | None = None) -> _Layer:
+        frame, properties, id_column = collection_frame(snapshot, collection_id, zones)
+        frame = frame.reset_index(drop=True)
+        features = frame_to_features(frame, properties, id_column=id_column)
+        return _Layer(frame, properties, id_column, features)
+
+    if collection_id == "zones":  # officials change zones between snapshots: never cached
+        return build(_published_zones())
+    layer: _Layer = cached_value(snapshot, ("ogc", collection_id), build)
+    return layer
 
 
 @bp.get("")
@@ -638,7 +653,7 @@ def collections() -> ResponseReturnValue:
     snapshot = get_snapshot()
     docs = []
     for info in COLLECTIONS.values():
-        frame, _, _ = _frame(snapshot, info.id)
+        frame = _layer(snapshot, info.id).frame
         docs.append(collection_document(info, frame, snapshot.communes, snapshot.meta.get("as_of")))
     document = {
         "collections": docs,
@@ -653,7 +668,7 @@ def collection(collection_id: str) -> ResponseReturnValue:
     _format()
     info = check_collection(collection_id)
     snapshot = get_snapshot()
-    frame, _, _ = _frame(snapshot, collection_id)
+    frame = _layer(snapshot, collection_id).frame
     document = collection_document(info, frame, snapshot.communes, snapshot.meta.get("as_of"))
     return _respond(document, "application/json", info.title, max_age_s=info.max_age_s)
 
@@ -670,12 +685,12 @@ def items(collection_id: str) -> ResponseReturnValue:
     offset = parse_int(request.args.get("offset"), "offset", default=0, low=0, high=10**9)
     interval = parse_datetime(request.args.get("datetime"))
     snapshot = get_snapshot()
-    frame, properties, id_column = _frame(snapshot, collection_id)
+    layer = _layer(snapshot, collection_id)
     matched = filter_items(
-        frame, bbox=bbox, interval=interval, temporal_column=info.temporal_column
+        layer.frame, bbox=bbox, interval=interval, temporal_column=info.temporal_column
     )
     page = matched.iloc[offset : offset + limit]
-    features = frame_to_features(page, properties, id_column=id_column)
+    features = [layer.features[i] for i in page.index]
     url = url_for("ogc.items", collection_id=collection_id, _external=True)
     args = {k: v for k, v in request.args.items()}
     document = {
@@ -719,7 +734,8 @@ def item(collection_id: str, feature_id: str) -> ResponseReturnValue:
     _format(ITEM_PARAMS)
     info = check_collection(collection_id)
     snapshot = get_snapshot()
-    frame, properties, id_column = _frame(snapshot, collection_id)
+    layer = _layer(snapshot, collection_id)
+    frame, id_column = layer.frame, layer.id_column
     ids = frame[id_column].astype(str) if id_column else pd.Series([], dtype=str)
     match = frame.loc[(ids == feature_id).to_numpy()] if id_column else frame.iloc[:0]
     if match.empty:
@@ -728,7 +744,7 @@ def item(collection_id: str, feature_id: str) -> ResponseReturnValue:
             f"with /ogc/collections/{collection_id}/items",
             404,
         )
-    feature = frame_to_features(match.iloc[:1], properties, id_column=id_column)[0]
+    feature = dict(layer.features[match.index[0]])
     feature["links"] = [
         *_self_links("ogc.item", GEOJSON, collection_id=collection_id, feature_id=feature_id),
         _link(
