@@ -214,12 +214,24 @@ def test_responses_match_the_document(client, document, url, path) -> None:
 
 
 @pytest.mark.slow
-def test_generated_requests_never_fail_with_500(client) -> None:
+def test_generated_requests_get_documented_answers_never_500(client) -> None:
     # schemathesis' own pytest integration (from_fixture) reads a private pytest attribute
     # that pytest 9 removed; drive its hypothesis strategies directly instead.
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import given
-    from schemathesis.checks import not_a_server_error
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
 
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", client.application)
     operations = [r.ok() for r in schema.include(method="GET").get_all_operations()]
@@ -235,6 +247,6 @@ def test_generated_requests_never_fail_with_500(client) -> None:
         )
         def check(case) -> None:
             response = case.call()
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=checks)
 
         check()
