@@ -32,7 +32,7 @@ class TrendParams:
     level_bandwidth_log: float = 1.0  # kernel width in log1p(weekly count) for error pooling
     min_errors: int = 30  # fewer past errors than this: fall back to a wide default
     fallback_sd_log_per_week: float = 0.5  # default log-scale spread, grows with sqrt(h)
-    max_error_log_per_week: float = 0.7  # error quantiles clipped to +-(this x horizon
+    max_error_log_per_week: float = 0.85  # error quantiles clipped to +-(this x horizon
     count_noise_sd: float = 2.0  # ... + this / sqrt(1 + forecast count): Poisson room
     growth_multipliers: tuple[float, ...] = (1.0,)  # >1 value: chosen online per horizon
     poisson_floor_min_mean: float = 1.0  # intervals at least Poisson(max(median, this))

@@ -52,13 +52,18 @@ def load_source(name: str) -> pd.DataFrame:
     ]
 
 
-def evaluate(name: str, start: str, end: str, model: str) -> dict[str, pd.DataFrame]:
-    """Back-test a model and the baseline on one source and score them."""
+def evaluate(
+    name: str, start: str, end: str, models: tuple[str, ...]
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Back-test models and the baseline (run once) on one source and score them."""
     cases = load_source(name)
     dates = [d.date() for d in pd.date_range(start, end, freq="W-MON")]
-    fc = run_backtest(cases, dates, model=model, rng=np.random.default_rng(0))  # type: ignore[arg-type]
     base = run_backtest(cases, dates, model="baseline", rng=np.random.default_rng(0))
-    return evaluate_against_baseline(fc, base, cases, by="horizon")
+    results = {}
+    for model in models:
+        fc = run_backtest(cases, dates, model=model, rng=np.random.default_rng(0))  # type: ignore[arg-type]
+        results[model] = evaluate_against_baseline(fc, base, cases, by="horizon")
+    return results
 
 
 def to_markdown(frame: pd.DataFrame, first: str) -> str:
@@ -120,14 +125,14 @@ def main() -> None:
         "the last forecast dates lose the horizons whose week ends after 2022-01-21 "
         "(the series' last day).\n",
     ]
-    for model in ("default", "trend"):
+    for model, result in evaluate(name, start, end, ("default", "trend")).items():
         parts.append(f"### Model `{model}`\n")
-        parts.append(section(evaluate(name, start, end, model)))
+        parts.append(section(result))
     if not args.skip_tuning:
         parts.append("## Tuning sets (where the hyperparameters were chosen)\n")
         for src, a, b in TUNING:
             parts.append(f"### {src}, Mondays {a} to {b}, model `default`\n")
-            parts.append(section(evaluate(src, a, b, "default")))
+            parts.append(section(evaluate(src, a, b, ("default",))["default"]))
     parts.append(f"_Run time: {time.perf_counter() - started:.0f} s._\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(parts), encoding="utf-8")
