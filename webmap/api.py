@@ -24,14 +24,21 @@ from flask.typing import ResponseReturnValue
 
 from geo.schemas import VENUE_TYPES
 from models.errors import RuleSetError
-from models.rules import RuleSet, assess_risk, derive_rates, list_rule_sets, load_rule_set
+from models.rules import (
+    RuleSet,
+    assess_risk,
+    derive_rates,
+    list_rule_sets,
+    load_rule_set,
+    rule_set_in_force,
+)
 from webmap.data import get_snapshot
 from webmap.errors import InvalidAPIUsage
 from webmap.publish import Snapshot
 
 bp = Blueprint("api", __name__)
 
-#: Rule set used when the snapshot names none (the CLI's default, ``safemap risk``).
+#: Rule set used when the snapshot names none and has no date (``safemap risk``'s default).
 DEFAULT_RULE_SET = "4800"
 #: Seconds a client or proxy may reuse a data response.
 CACHE_MAX_AGE_S = 60
@@ -52,7 +59,14 @@ COMMUNE_PROPERTIES = (
     "incidence_7d_per_100k",
 )
 #: Served when the published layer has them.
-COMMUNE_OPTIONAL_PROPERTIES = ("cases_14d", "last_case_date", "date")
+COMMUNE_OPTIONAL_PROPERTIES = (
+    "cases_14d",
+    "last_case_date",
+    "rt_median",
+    "rt_lower",
+    "rt_upper",
+    "date",
+)
 RISK_COLUMNS = (
     "level",
     "level_name_vi",
@@ -70,6 +84,8 @@ VENUE_PROPERTIES = (
     "band_name_en",
     "assessed_on",
 )
+#: Served when the published venue layer has them (the map colours and flags venues by them).
+VENUE_OPTIONAL_PROPERTIES = ("colour", "safe", "expired")
 #: Never served from the cells layer, whatever the publication step left in it.
 PRIVATE_COLUMNS = frozenset(
     {"person_id", "person", "address", "lat", "lon", "latitude", "longitude", "visitors"}
@@ -203,7 +219,8 @@ def _as_list(value: Any) -> list[Any]:
             except json.JSONDecodeError:
                 return [text]
             return list(parsed) if isinstance(parsed, list) else [parsed]
-        return [text] if text else []
+        # the publication step joins the items with "; "
+        return [part.strip() for part in text.split(";") if part.strip()]
     return []
 
 
@@ -362,13 +379,26 @@ def published_rule_set(communes: pd.DataFrame) -> str | None:
     return None
 
 
-def rule_set_in_force(snapshot: Snapshot) -> str:
-    """Id of the rule set in force: the published one, ``meta["rules"]`` or the default."""
-    return (
-        published_rule_set(snapshot.communes)
-        or str(snapshot.meta.get("rules") or "")
-        or DEFAULT_RULE_SET
-    )
+def snapshot_rule_set(snapshot: Snapshot) -> str:
+    """Id of the rule set the map uses for a snapshot.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The published snapshot.
+
+    Returns
+    -------
+    str
+        The rule set of the published levels, else ``meta["rules"]``, else the official rule
+        set in force on the snapshot's date (:func:`models.rules.rule_set_in_force`), else
+        :data:`DEFAULT_RULE_SET` when the snapshot has no date.
+    """
+    published = published_rule_set(snapshot.communes) or str(snapshot.meta.get("rules") or "")
+    if published:
+        return published
+    day = snapshot_date(snapshot)
+    return rule_set_in_force(day) if day else DEFAULT_RULE_SET
 
 
 def commune_layer(snapshot: Snapshot, rules_id: str | None = None) -> gpd.GeoDataFrame:
@@ -394,7 +424,7 @@ def commune_layer(snapshot: Snapshot, rules_id: str | None = None) -> gpd.GeoDat
     """
     layer = snapshot.communes
     published = published_rule_set(layer)
-    wanted = rules_id or rule_set_in_force(snapshot)
+    wanted = rules_id or snapshot_rule_set(snapshot)
     if wanted == published:
         return communes_with_risk(layer, None)
     rules = rule_set_or_400(wanted)
@@ -461,7 +491,8 @@ def commune_forecasts(
     dict
         ``commune_code, forecast_date, targets`` where each target has ``target,
         target_end_date, hidden``, ``quantiles`` (list of ``{quantile, value}``, empty when
-        hidden), ``point`` (or None) and, when hidden, ``hidden_reason``.
+        hidden), ``point`` (or None) and, when hidden, ``hidden_reason``; ``forecasts`` holds
+        the same values as Forecast Hub rows (hidden targets left out), for charts.
 
     Raises
     ------
@@ -507,7 +538,25 @@ def commune_forecasts(
             point = part.loc[kinds == "point", "value"]
             entry["point"] = _json_value(float(point.iloc[0])) if len(point) else None
         targets.append(entry)
-    return {"commune_code": commune_code, "forecast_date": latest, "targets": targets}
+    visible = rows.loc[~rows["target"].astype(str).isin(hidden)]
+    hub_rows = [
+        {
+            "forecast_date": latest,
+            "target": str(row.target),
+            "target_end_date": str(row.target_end_date),
+            "location": commune_code,
+            "type": str(row.type),
+            "quantile": _json_value(float(row.quantile)),
+            "value": _json_value(float(row.value)),
+        }
+        for row in visible.itertuples(index=False)
+    ]
+    return {
+        "commune_code": commune_code,
+        "forecast_date": latest,
+        "targets": targets,
+        "forecasts": hub_rows,
+    }
 
 
 def check_venue_type(value: str | None) -> str | None:
@@ -535,7 +584,7 @@ def check_venue_type(value: str | None) -> str | None:
 def venues_layer(
     venues: gpd.GeoDataFrame | None, venue_type: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Public venue layer: only :data:`VENUE_PROPERTIES`, optionally one type.
+    """Public venue layer: only the public properties, optionally one type.
 
     Parameters
     ----------
@@ -547,12 +596,13 @@ def venues_layer(
     Returns
     -------
     GeoDataFrame
-        Columns of :data:`VENUE_PROPERTIES` present in the layer, ``venue_id`` as str, and
+        Columns of :data:`VENUE_PROPERTIES` and :data:`VENUE_OPTIONAL_PROPERTIES` present in
+        the layer, ``venue_id`` as str, and
         ``geometry``; empty when nothing is published. Visitor lists never leave this function.
     """
     if venues is None or venues.empty:
         return gpd.GeoDataFrame({"venue_id": pd.Series([], dtype=str)}, geometry=[], crs=4326)
-    keep = [c for c in VENUE_PROPERTIES if c in venues.columns]
+    keep = [c for c in (*VENUE_PROPERTIES, *VENUE_OPTIONAL_PROPERTIES) if c in venues.columns]
     out = gpd.GeoDataFrame(venues[keep].copy(), geometry=venues.geometry, crs=venues.crs)
     if "venue_id" in out.columns:
         out["venue_id"] = out["venue_id"].astype(str)
@@ -853,7 +903,8 @@ def venues() -> ResponseReturnValue:
 
     def build() -> dict[str, Any]:
         layer = venues_layer(snapshot.layers.get("venues"), venue_type)
-        features = frame_to_features(layer, VENUE_PROPERTIES, id_column="venue_id")
+        properties = [*VENUE_PROPERTIES, *VENUE_OPTIONAL_PROPERTIES]
+        features = frame_to_features(layer, properties, id_column="venue_id")
         return feature_collection(features, as_of=snapshot.meta.get("as_of"))
 
     return data_response(cached_body(snapshot, ("venues", venue_type), build), mimetype=GEOJSON)
@@ -879,7 +930,7 @@ def rules() -> ResponseReturnValue:
     """Return every shipped rule set with its levels and thresholds (``verified`` flags)."""
     only_params(())
     snapshot = get_snapshot()
-    in_force = rule_set_in_force(snapshot)
+    in_force = snapshot_rule_set(snapshot)
 
     def build() -> dict[str, Any]:
         sets = [rule_set_or_400(rid) for rid in list_rule_sets()]

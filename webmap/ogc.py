@@ -27,6 +27,7 @@ from webmap.api import (
     COMMUNE_OPTIONAL_PROPERTIES,
     COMMUNE_PROPERTIES,
     GEOJSON,
+    VENUE_OPTIONAL_PROPERTIES,
     VENUE_PROPERTIES,
     cached_value,
     cell_id_column,
@@ -415,7 +416,8 @@ def collection_frame(
         return layer, [p for p in properties if p in layer.columns], info.id_column
     if collection_id == "venues":
         layer = venues_layer(snapshot.layers.get("venues"))
-        return layer, [p for p in VENUE_PROPERTIES if p in layer.columns], info.id_column
+        properties = [*VENUE_PROPERTIES, *VENUE_OPTIONAL_PROPERTIES]
+        return layer, [p for p in properties if p in layer.columns], info.id_column
     if collection_id == "cells":
         layer = cells_layer(snapshot.layers.get("cells"))
         properties = [c for c in layer.columns if c != layer.geometry.name]

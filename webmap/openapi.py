@@ -188,6 +188,9 @@ SCHEMAS: dict[str, Any] = {
             "cases_14d": _nullable("integer", "cases in the 14 days ending on date"),
             "incidence_7d_per_100k": _nullable("number", "cases in 7 days per 100,000"),
             "last_case_date": _nullable("string", "date of the last case", format="date"),
+            "rt_median": _nullable("number", "reproduction number Rt, posterior median"),
+            "rt_lower": _nullable("number", "Rt, lower end of the 95% interval"),
+            "rt_upper": _nullable("number", "Rt, upper end of the 95% interval"),
             "date": _nullable("string", "data date", format="date"),
             "as_of": _nullable("string", "data as of (ISO 8601)"),
         },
@@ -203,6 +206,9 @@ SCHEMAS: dict[str, Any] = {
             "band_name_vi": _nullable("string"),
             "band_name_en": _nullable("string"),
             "assessed_on": _nullable("string", "date of the last self-assessment"),
+            "colour": _nullable("string", "display colour of the band (grey when expired)"),
+            "safe": _nullable("boolean", "green band and assessment not expired"),
+            "expired": _nullable("boolean", "last assessment too old to count"),
         },
     },
     "ZoneProperties": {
@@ -242,6 +248,23 @@ SCHEMAS: dict[str, Any] = {
             "commune_name": _nullable("string"),
             "as_of": _nullable("string"),
             "forecast_date": _typed("string", format="date"),
+            "forecasts": {
+                "type": "array",
+                "description": "the served values as Forecast Hub rows (hidden targets left out)",
+                "items": {
+                    "type": "object",
+                    "required": ["target", "type", "value"],
+                    "properties": {
+                        "forecast_date": _typed("string", format="date"),
+                        "target": _typed("string"),
+                        "target_end_date": _typed("string", format="date"),
+                        "location": _typed("string", pattern=r"^\d{5}$"),
+                        "type": _typed("string", enum=["quantile", "point"]),
+                        "quantile": _nullable("number", minimum=0, maximum=1),
+                        "value": _nullable("number"),
+                    },
+                },
+            },
             "targets": {
                 "type": "array",
                 "items": {

@@ -15,9 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon, box
 
-from models.rules import assess_risk, list_rule_sets, load_rule_set
+from models.rules import assess_risk, list_rule_sets, load_rule_set, rule_set_in_force
 from webmap import create_app
 from webmap.api import (
+    VENUE_OPTIONAL_PROPERTIES,
     VENUE_PROPERTIES,
     check_date,
     commune_forecasts,
@@ -70,6 +71,9 @@ def tiny_venues() -> gpd.GeoDataFrame:
             "band_name_vi": ["Rất thấp", "Trung bình", "Rất cao"],
             "band_name_en": ["very low", "medium", "very high"],
             "assessed_on": ["2021-05-09", "2021-05-01", "2021-04-20"],
+            "colour": ["green", "yellow", "grey"],
+            "safe": [True, False, False],
+            "expired": [False, False, True],
             "visitors": ["P-0001;P-0002", "P-0003", ""],  # must never be served
         },
         geometry=[Point(106.052, 21.172), Point(106.065, 21.175), Point(106.075, 21.176)],
@@ -182,7 +186,8 @@ def test_communes_have_every_required_property(client) -> None:
     assert props["09169"]["incidence_7d_per_100k"] is None  # population 0: NaN -> null
     assert props["09163"]["as_of"] == "2021-05-11T00:00:00"
     assert props["09163"]["date"] == SNAPSHOT_DATE
-    assert props["09163"]["rules"] == "4800"  # the default when nothing is published
+    # nothing published: the official rule set in force on the snapshot's date
+    assert props["09163"]["rules"] == rule_set_in_force(SNAPSHOT_DATE)
 
 
 @pytest.mark.parametrize("rule_set_id", list_rule_sets())
@@ -314,6 +319,14 @@ def test_forecasts_of_a_commune_hide_unskilled_horizons(client) -> None:
     assert hidden["hidden"] is True
     assert hidden["quantiles"] == [] and hidden["point"] is None
     assert "baseline" in hidden["hidden_reason"]
+    rows = body["forecasts"]  # hub rows for charts: the shown target only
+    assert {r["target"] for r in rows} == {"1 wk ahead inc case"}
+    assert sorted((r["type"], r["quantile"]) for r in rows if r["type"] == "quantile") == [
+        ("quantile", 0.025),
+        ("quantile", 0.5),
+        ("quantile", 0.975),
+    ]
+    assert [r["quantile"] for r in rows if r["type"] == "point"] == [None]
 
 
 @pytest.mark.parametrize(
@@ -364,7 +377,7 @@ def test_venues_carry_only_public_properties(client) -> None:
     body = response.get_json(force=True)
     assert [f["id"] for f in body["features"]] == ["V1", "V2", "V3"]
     for feature in body["features"]:
-        assert list(feature["properties"]) == list(VENUE_PROPERTIES)
+        assert list(feature["properties"]) == [*VENUE_PROPERTIES, *VENUE_OPTIONAL_PROPERTIES]
         assert feature["geometry"]["type"] == "Point"
     assert "P-0001" not in response.get_data(as_text=True)
 
@@ -405,10 +418,11 @@ def test_cells_are_served_suppressed_and_without_person_ids(client) -> None:
 
 def test_rules_lists_every_rule_set_with_verified_flags(client) -> None:
     body = client.get("/api/rules").get_json()
-    assert body["in_force"] == "4800"
+    in_force = rule_set_in_force(SNAPSHOT_DATE)
+    assert body["in_force"] == in_force
     assert [r["id"] for r in body["rule_sets"]] == list_rule_sets()
     for rule_set in body["rule_sets"]:
-        assert rule_set["in_force"] is (rule_set["id"] == "4800")
+        assert rule_set["in_force"] is (rule_set["id"] == in_force)
         assert [lv["level"] for lv in rule_set["levels"]] == [1, 2, 3, 4]
         assert rule_set["thresholds"], rule_set["id"]
         assert all(isinstance(t["verified"], bool) for t in rule_set["thresholds"])
@@ -450,6 +464,7 @@ def test_features_are_always_strict_json(values) -> None:
         ('["a (S)", "b"]', ["a (S)", "b"]),
         (["a"], ["a"]),
         ("single", ["single"]),
+        ("a (S); b (UNVERIFIED)", ["a (S)", "b (UNVERIFIED)"]),
         ("", []),
         (None, []),
         (float("nan"), []),
