@@ -606,7 +606,7 @@ def _layer(snapshot: Snapshot, collection_id: str) -> _Layer:
     return layer
 
 
-@bp.get("")
+@bp.get("", strict_slashes=False)
 def landing() -> ResponseReturnValue:
     """OGC API landing page: links to the API definition, conformance and collections."""
     _format()

@@ -56,8 +56,9 @@ def error_of(response, status: int) -> str:
 # landing page, conformance, collections
 
 
-def test_landing_page_links_resolve(client) -> None:
-    response = client.get("/ogc")
+@pytest.mark.parametrize("url", ["/ogc", "/ogc/"])
+def test_landing_page_links_resolve(client, url) -> None:
+    response = client.get(url)
     assert response.status_code == 200
     links = rels(response.get_json())
     for rel in ("self", "alternate", "service-desc", "conformance", "data"):
