@@ -1426,8 +1426,6 @@ def match_addresses(addresses: Sequence[str] | pd.Series, gazetteer: Gazetteer) 
     else:
         values = [_clean_text(a) for a in addresses]
         index = pd.RangeIndex(len(values))
-    # numbers (house, hamlet "khu 3") never change the commune unless a commune has a
-    # numeric name: addresses differing only in their numbers are matched once
     # the result depends on the words only (not on case, spacing or punctuation inside a
     # part), and not on numbers unless a commune has a numeric name: each distinct word
     # sequence is matched once
