@@ -930,7 +930,8 @@ def rules() -> ResponseReturnValue:
     """Return every shipped rule set with its levels and thresholds (``verified`` flags)."""
     only_params(())
     snapshot = get_snapshot()
-    in_force = snapshot_rule_set(snapshot)
+    # rule_set_in_force reads every rule-set file: once per snapshot is enough
+    in_force = cached_value(snapshot, ("in_force",), lambda: snapshot_rule_set(snapshot))
 
     def build() -> dict[str, Any]:
         sets = [rule_set_or_400(rid) for rid in list_rule_sets()]
