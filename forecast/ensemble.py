@@ -28,7 +28,7 @@ from forecast._series import to_forecast_date
 from forecast.errors import ForecastInputError
 from forecast.hub import QUANTILE_LEVELS, day_target, forecast_date_to_target_end, week_target
 from forecast.models import forecast_series
-from models.calibration import calibrate_transmission, ensemble_beta, gamma_delay_pmf
+from models.calibration import calibrate_transmission, gamma_delay_pmf
 from models.interventions import Intervention
 from models.seir import COMPARTMENTS, SEIRParams, simulate
 
@@ -141,6 +141,10 @@ def combine_quantile_arrays(
 CALIBRATION_WINDOW_DAYS = 56
 #: Daily sd of the random walk on log beta over the horizon (widens long horizons).
 BETA_RANDOM_WALK_SD_PER_DAY = 0.03
+#: Days of fitted beta averaged (log scale) into each member's horizon beta.
+BETA_WINDOW_DAYS = 7
+CalibrationLevel = Literal["province", "district"]
+CALIBRATION_LEVELS: tuple[str, ...] = ("province", "district")
 #: Pseudo-cases spread by population when a district's infections are shared among communes.
 _ALLOCATION_PRIOR_CASES = 1.0
 HORIZON_DAYS = 28
@@ -372,12 +376,21 @@ def calibrate_ensemble(
     rng: np.random.Generator,
     params: SEIRParams | None = None,
     window_days: int = CALIBRATION_WINDOW_DAYS,
+    level: CalibrationLevel = "province",
+    beta_window_days: int = BETA_WINDOW_DAYS,
 ) -> SEIREnsembleInputs:
-    """Calibrate the SEIR model per district on the cube's cases and build member inputs.
+    """Calibrate the SEIR model on the cube's cases and build member inputs.
 
     The commune series are too sparse to calibrate one by one (most days are zero) and
-    would take minutes; districts are calibrated (``models.calibration``), and each
-    district's state is shared among its communes by :func:`allocate_district_state`.
+    would take minutes. The calibration (``models.calibration``) runs on the province total
+    (default) or per district; each unit's state is shared among its communes by
+    :func:`allocate_district_state` (infected people where the recent cases are). District
+    calibration is unstable at the end of sparse series (see ``docs/scenarios.md``).
+
+    Each member's transmission rate over the horizon is the geometric mean of its fitted
+    ``beta`` over the last ``beta_window_days`` days (the last knot alone is poorly
+    identified), then a random walk on ``log beta`` with daily sd
+    :data:`BETA_RANDOM_WALK_SD_PER_DAY`.
 
     Parameters
     ----------
@@ -393,23 +406,32 @@ def calibrate_ensemble(
         Natural history (default Delta, 2021).
     window_days : int
         Trailing days of history used by the calibration.
+    level : {"province", "district"}
+        Calibration units.
+    beta_window_days : int
+        Days averaged (on the log scale) for each member's horizon ``beta``.
 
     Returns
     -------
     SEIREnsembleInputs
         Initial states, ``beta`` paths, reporting fractions.
     """
+    if level not in CALIBRATION_LEVELS:
+        raise ForecastInputError(
+            f"level: got {level!r}; expected one of {list(CALIBRATION_LEVELS)}; fix: use "
+            "'province' (stable) or 'district'"
+        )
     params = params or SEIRParams()
     locs = cube_locations(history)
+    groups = locs.district_of_commune if level == "district" else ("province",) * len(locs.communes)
+    units = tuple(sorted(set(groups)))
     window = history.isel(date=slice(-window_days, None))
     cases = window["cases"].transpose("date", "commune").to_numpy().astype(float)
     population = history["population"].to_numpy().astype(float)
-    by_district = _group_sum(cases, locs.district_of_commune, locs.districts)
-    district_pop = _group_sum(population, locs.district_of_commune, locs.districts)
     unit_cases = xr.DataArray(
-        by_district,
+        _group_sum(cases, groups, units),
         dims=("date", "unit"),
-        coords={"date": window["date"].values, "unit": np.array(locs.districts, dtype=object)},
+        coords={"date": window["date"].values, "unit": np.array(units, dtype=object)},
     )
     # the optimiser probes extreme transmission rates; overflow there is expected and the
     # objective rejects those points
@@ -417,38 +439,42 @@ def calibrate_ensemble(
         fit = calibrate_transmission(
             params,
             unit_cases,
-            pd.Series(district_pop, index=list(locs.districts)),
+            pd.Series(_group_sum(population, groups, units), index=list(units)),
             members=members,
             rng=rng,
         )
     post = fit.posterior
-    unit_index = {d: i for i, d in enumerate(locs.districts)}
-    commune_unit = np.array([unit_index[d] for d in locs.district_of_commune])
-    recent = cases[-14:].sum(axis=0)
+    unit_index = {d: i for i, d in enumerate(units)}
+    commune_unit = np.array([unit_index[d] for d in groups])
     state = allocate_district_state(
         post["state"].transpose("member", "unit", "compartment").to_numpy(),
         population,
-        recent,
+        cases[-14:].sum(axis=0),
         commune_unit,
     )
     codes = np.array(locs.communes, dtype=object)
+    start = pd.Timestamp(history["date"].values[-1])
     initial = xr.Dataset(
         {"state": (("member", "commune", "compartment"), state)},
         coords={
             "member": np.arange(members),
             "commune": codes,
             "compartment": list(COMPARTMENTS),
-            "date": pd.Timestamp(history["date"].values[-1]),
+            "date": start,
         },
     )
-    pop_series = pd.Series(population, index=list(locs.communes))
-    beta = ensemble_beta(
-        post,
-        pop_series,
-        days,
-        rng=rng,
-        unit_of_commune=pd.Series(list(locs.district_of_commune), index=list(locs.communes)),
-        random_walk_sd_per_day=BETA_RANDOM_WALK_SD_PER_DAY,
+    fitted = post["beta"].transpose("member", "date", "unit").to_numpy()
+    log_beta = np.log(np.maximum(fitted[:, -beta_window_days:, :], 1e-12)).mean(axis=1)
+    steps = rng.normal(0.0, BETA_RANDOM_WALK_SD_PER_DAY, size=(members, int(days), len(units)))
+    paths = np.exp(log_beta[:, None, :] + np.cumsum(steps, axis=1))[:, :, commune_unit]
+    beta = xr.DataArray(
+        paths,
+        dims=("member", "date", "commune"),
+        coords={
+            "member": np.arange(members),
+            "date": pd.date_range(start + pd.Timedelta(days=1), periods=int(days), freq="D"),
+            "commune": codes,
+        },
     )
     rho = post["reporting_fraction"].transpose("member", "unit").to_numpy()[:, commune_unit]
     return SEIREnsembleInputs(initial, beta, rho, gamma_delay_pmf(), params)
@@ -671,6 +697,7 @@ def forecast_cube(
     rng: np.random.Generator,
     rule: EnsembleRule = "median",
     params: SEIRParams | None = None,
+    calibration_level: CalibrationLevel = "province",
     progress: Callable[[str], None] | None = None,
 ) -> xr.Dataset:
     """Quantile forecasts of daily and weekly cases per commune, district and province.
@@ -700,6 +727,8 @@ def forecast_cube(
         Ensemble rule.
     params : SEIRParams, optional
         Natural history of the SEIR component.
+    calibration_level : {"province", "district"}
+        Units the SEIR component is calibrated on (:func:`calibrate_ensemble`).
     progress : callable, optional
         Called with the name of each step as it starts.
 
@@ -720,7 +749,9 @@ def forecast_cube(
         raise ForecastInputError(f"members: got {members!r}; expected an integer >= 1")
     days = HORIZON_DAYS + 1  # D .. D+28
     say("calibrate")
-    inputs = calibrate_ensemble(history, days=days, members=members, rng=rng, params=params)
+    inputs = calibrate_ensemble(
+        history, days=days, members=members, rng=rng, params=params, level=calibration_level
+    )
     say("simulate")
     reported = simulate_reported_cases(inputs, coupling, days, rng=rng)
     seir_daily, seir_weekly = seir_quantiles(reported, history, locations)
@@ -763,6 +794,7 @@ def forecast_cube(
             "members": int(members),
             "boundary_set": str(cube.attrs.get("boundary_set", "")),
             "data_through": (day - timedelta(days=1)).isoformat(),
+            "calibration_level": calibration_level,
         },
     )
 

@@ -294,3 +294,34 @@ def test_forecast_files_round_trip(tmp_path, forecast: xr.Dataset) -> None:
     write_netcdf(forecast, nc_path)
     with xr.open_dataset(nc_path, engine="netcdf4") as back:
         xr.testing.assert_allclose(back.load()["daily_cases"], forecast["daily_cases"])
+
+
+def test_calibration_level_is_validated(cube: xr.Dataset) -> None:
+    from forecast.ensemble import calibrate_ensemble
+
+    history = history_before(cube, FORECAST_DATE)
+    with pytest.raises(ForecastInputError, match=r"level: got 'commune'; expected one of"):
+        calibrate_ensemble(
+            history, days=5, members=2, rng=np.random.default_rng(0), level="commune"
+        )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("level", ["province", "district"])
+def test_calibrated_inputs_cover_the_horizon(cube: xr.Dataset, level: str) -> None:
+    from forecast.ensemble import calibrate_ensemble
+
+    history = history_before(cube, FORECAST_DATE)
+    inputs = calibrate_ensemble(
+        history,
+        days=29,
+        members=6,
+        rng=np.random.default_rng(1),
+        level=level,  # type: ignore[arg-type]
+    )
+    assert inputs.beta.sizes == {"member": 6, "date": 29, "commune": 6}
+    assert pd.Timestamp(inputs.beta["date"].values[0]).date() == FORECAST_DATE
+    state = inputs.initial["state"].sum("compartment").values
+    np.testing.assert_allclose(state, np.broadcast_to(POPULATION, (6, 6)), rtol=1e-9)
+    assert inputs.reporting_fraction.shape == (6, 6)
+    if level == "province":  # one unit: every commune shares a member's beta
+        assert float(inputs.beta.std("commune").max()) < 1e-12
