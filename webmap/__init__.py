@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from geo.workspace import resolve_home
+from webmap.access import require_login_unless_public
 from webmap.errors import InvalidAPIUsage
 
 ASSETS_DIR = Path(__file__).parent / "assets" / "node_modules"
@@ -57,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.config["WORKSPACE"]).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     CSRFProtect(app)
+    app.before_request(require_login_unless_public)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(zones.bp, url_prefix="/api")
@@ -86,7 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         from flask import request
 
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/ogc")):
             return jsonify(error=exc.description, status=exc.code), exc.code or 500
         return exc
 

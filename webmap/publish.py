@@ -74,14 +74,19 @@ def build_commune_layer(
     cases = cube["cases"].sel(date=slice(None, day))
     cases_7d = rolling_sum(cases, window_days=window_days).isel(date=-1)
     cases_14d = rolling_sum(cases, window_days=14).isel(date=-1)
-    had_cases = cases > 0
-    last_case = had_cases["date"].where(had_cases).max("date")
+    had_cases = (cases > 0).values
+    dates = pd.DatetimeIndex(cases["date"].values)
+    last_index = len(dates) - 1 - np.argmax(had_cases[::-1], axis=0)
+    last_case = pd.Series(
+        np.where(had_cases.any(axis=0), dates[last_index].strftime("%Y-%m-%d"), None),
+        index=cases["commune"].values,
+    )
     frame = pd.DataFrame(
         {
             "cases_7d": cases_7d.to_series(),
             "cases_14d": cases_14d.to_series(),
             "cases_total": cases.sum("date").to_series(),
-            "last_case_date": pd.to_datetime(last_case.to_series()).dt.strftime("%Y-%m-%d"),
+            "last_case_date": last_case,
         }
     )
     for static in ("workers_resident", "workers_employed", "venues"):

@@ -105,3 +105,13 @@ def page(browser):
 
 def chromium_available() -> bool:
     return CHROMIUM.exists() and shutil.which("node") is not None
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory) -> Path:
+    """A small demo workspace built through the production path (synth, ingest, build, publish)."""
+    from webmap.pipeline import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    build_demo(root, days=40, scale=0.02, seed=3)
+    return root

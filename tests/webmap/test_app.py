@@ -63,6 +63,8 @@ def test_commune_layer_indicators(communes, cube) -> None:
     assert layer.loc["09163", "incidence_7d_per_100k"] == pytest.approx(3 / 13709 * 1e5, abs=0.05)
     assert np.isnan(layer.loc["09169", "incidence_7d_per_100k"])
     assert (layer["date"] == "2021-05-10").all()
+    assert layer.loc["09163", "last_case_date"] == "2021-05-10"
+    assert layer.loc["09166", "last_case_date"] == "2021-05-01"
 
 
 def test_commune_layer_rejects_dates_outside_the_cube(communes, cube) -> None:

@@ -8,21 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webmap import create_app
+from webmap.access import PUBLIC_ENDPOINTS
 from webmap.auth import LOGIN_MAX_FAILURES, add_user
 from webmap.cli import main
 from webmap.db import AuditEntry, make_engine
 
 PASSWORD = "correct horse battery"
-# Routes anyone may call without logging in; every other route must answer 401 or redirect.
-PUBLIC_ENDPOINTS = {
-    "static",
-    "vendor",
-    "public.index",
-    "api.communes",
-    "zones.list_zones",
-    "auth.login",
-    "auth.logout",
-}
 
 
 @pytest.fixture
