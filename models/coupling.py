@@ -325,7 +325,8 @@ def combine_coupling(
     np.fill_diagonal(away, 0.0)
     total = away.sum(axis=1)
     empty = total == 0
-    scale = np.where(total > max_away_share, max_away_share / np.where(empty, 1, total), 1.0)
+    over = total > max_away_share
+    scale = np.divide(max_away_share, total, out=np.ones_like(total), where=over)
     away *= scale[:, None]
     if fallback is not None and empty.any():
         fb = fallback.reindex(commune=labels, commune_dest=labels, fill_value=0.0)
