@@ -1,6 +1,14 @@
-"""Ensemble rules: combine component quantile forecasts level by level (pure functions).
+"""Ensemble quantile forecasts of a cube: SEIR and statistical components, combined.
 
-Two rules, both applied independently at each of the 23 hub levels ``tau``:
+Pure functions (cube in, xarray/DataFrame out): :func:`forecast_cube` calibrates the SEIR
+metapopulation model on the cube's cases before the forecast date
+(:func:`calibrate_ensemble`), runs the stochastic ensemble forward
+(:func:`simulate_reported_cases`), forecasts every commune, district and province series with
+:func:`forecast.models.forecast_series`, and combines the two with :func:`combine_quantiles`;
+:func:`forecast_to_hub` writes the Hub long format. Method and measured skill:
+``docs/scenarios.md``.
+
+Ensemble rules, both both applied independently at each of the 23 hub levels ``tau``:
 
 * ``"median"`` (default, the COVID-19 Forecast Hubs' reference since 2021): the ensemble's
   ``tau``-quantile is the median of the components' ``tau``-quantiles. With two

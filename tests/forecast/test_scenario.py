@@ -402,3 +402,26 @@ def test_spec_spec_dataclass_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.seed = 3  # type: ignore[misc]
     assert json.loads(json.dumps({"d": spec.digest()}))["d"] == spec.digest()
+
+
+def test_calibration_source_runs_from_the_cube(
+    communes: gpd.GeoDataFrame, coupling: xr.DataArray
+) -> None:
+    rng = np.random.default_rng(4)
+    days = 35
+    rate = np.array([4.0, 2.0, 1.0, 0.5])[None, :] * np.exp(0.03 * np.arange(days))[:, None]
+    cube = xr.Dataset(
+        {"cases": (("date", "commune"), rng.poisson(rate).astype(float))},
+        coords={
+            "date": pd.date_range(end="2021-05-10", periods=days, freq="D"),
+            "commune": np.array(CODES, dtype=object),
+            "population": ("commune", communes["population"].to_numpy(dtype=float)),
+        },
+    )
+    spec = parse_spec(raw_spec(initial={"source": "calibration"}, members=8))
+    result = run_scenario(spec, communes, coupling, cube=cube)
+    assert result.attrs["initial_source"] == "calibration"
+    assert result.sizes["member"] == 8 and float(result["infections"].sum()) > 0
+    xr.testing.assert_identical(result, run_scenario(spec, communes, coupling, cube=cube))
+    with pytest.raises(ForecastInputError, match=r"has 3 communes but the cube has 4"):
+        run_scenario(spec, communes.iloc[:3], coupling, cube=cube)
