@@ -3,12 +3,19 @@
 SQLite in the workspace by default (``app.db``); ``SAFEMAP_DATABASE_URL`` points a
 deployment at PostgreSQL instead and nothing else changes. One engine per app
 (``app.extensions["safemap_db"]``), one session per request (closed at teardown).
+
+The schema is owned by Alembic migrations (``webmap/migrations``), never
+``create_all``: :func:`make_engine` creates a new SQLite database at the latest
+revision and upgrades an older one (one file, one process: nothing to coordinate);
+on PostgreSQL it refuses a database that is not at the latest revision and names
+``safemap db upgrade``, which a deployment runs once before starting the workers.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -16,11 +23,13 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -63,6 +72,7 @@ class Zone(Base):
     released_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
     communes: Mapped[list[str]] = mapped_column(JSON, default=list)
     evaluation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -81,6 +91,8 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str] = mapped_column(String(80), default="")
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
 
 
 class LoginAttempt(Base):
@@ -112,9 +124,135 @@ class Job(Base):
     )
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine and the tables (SQLite gets foreign keys and a busy timeout)."""
-    engine = create_engine(url, future=True)
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """Return the latest schema revision shipped with this code.
+
+    Returns
+    -------
+    str
+        The Alembic revision id of the head (e.g. ``"0002"``).
+    """
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    return str(head)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the schema revision of a database.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database.
+
+    Returns
+    -------
+    str or None
+        The Alembic revision; ``"0001"`` for a database made by ``create_all`` before
+        migrations existed (tables but no version table); None for an empty database.
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        if VERSION_TABLE in tables:
+            return MigrationContext.configure(conn).get_current_revision()
+    return "0001" if "users" in tables else None
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate a database to ``revision`` (default: the latest), keeping its rows.
+
+    A database made by ``create_all`` before migrations existed is first stamped as
+    revision ``0001`` (it has exactly that schema), then upgraded.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database.
+    revision : str
+        Target revision id, or ``"head"``.
+
+    Returns
+    -------
+    tuple of (str or None, str)
+        The revision before and after.
+    """
+    from alembic import command
+
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        config = _alembic_config(conn)
+        if before is not None and VERSION_TABLE not in inspect(conn).get_table_names():
+            command.stamp(config, before)
+        command.upgrade(config, revision)
+    return before, str(current_revision(engine))
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise unless the database is at the latest revision.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database.
+
+    Raises
+    ------
+    DatabaseSchemaError
+        When the database is empty or older (or newer) than this code, with the command
+        that fixes it.
+    """
+    from webmap.errors import DatabaseSchemaError
+
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        found = "an empty database" if current is None else f"revision {current}"
+        url = engine.url.render_as_string(hide_password=True)
+        raise DatabaseSchemaError(
+            f"app database {url}: found {found}, expected schema revision {head}; "
+            "fix: run 'safemap db upgrade' (with the same SAFEMAP_DATABASE_URL) once, "
+            "then start the app"
+        )
+
+
+def make_engine(url: str, *, upgrade: bool | None = None) -> Engine:
+    """Create an engine on the app database and make sure its schema is current.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+    upgrade : bool, optional
+        Migrate the database to the latest revision when it is not there. Default: True
+        for SQLite (a file owned by one deployment), False otherwise (a server database
+        is migrated once, by ``safemap db upgrade``, not by every worker at start-up).
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+        The engine (SQLite gets foreign keys and a busy timeout).
+
+    Raises
+    ------
+    DatabaseSchemaError
+        When ``upgrade`` is false and the database is not at the latest revision.
+    """
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -124,7 +262,17 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
-    Base.metadata.create_all(engine)
+    if upgrade is None:
+        upgrade = engine.dialect.name == "sqlite"
+    try:
+        if upgrade:
+            if current_revision(engine) != head_revision():
+                upgrade_database(engine)
+        else:
+            check_schema(engine)
+    except BaseException:
+        engine.dispose()  # close the pooled connection rather than leave it to the GC
+        raise
     return engine
 
 

@@ -17,3 +17,7 @@ class InvalidAPIUsage(ValueError):
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON body of the error response."""
         return {"error": self.message, "status": self.status_code, **self.extra}
+
+
+class DatabaseSchemaError(ValueError):
+    """The app database is not at the schema this code expects (run ``safemap db upgrade``)."""
