@@ -717,8 +717,13 @@ def _run_block(
 ) -> None:
     """Advance one block of members through every day, writing into the outputs."""
     stochastic = rng is not None
-    x = np.rint(x0).astype(np.int64) if stochastic else x0.copy()
     pop = x0.sum(axis=0)  # (n, block): constant, nobody moves between communes
+    if stochastic:
+        # whole people; S absorbs the rounding so each commune keeps round(N) people
+        x = np.rint(x0).astype(np.int64)
+        x[_S] = np.maximum(np.rint(pop).astype(np.int64) - x[1:].sum(axis=0), 0)
+    else:
+        x = x0.copy()
     dt = 1.0 / steps_per_day
     sigma = params.progression_rate_per_day
     gamma = params.recovery_rate_per_day

@@ -250,6 +250,22 @@ def test_population_is_conserved_and_nothing_negative(
     assert float(out["new_detected"].min()) >= 0
 
 
+@pytest.mark.parametrize("sampler", ["numpy", "exact", "normal"])
+def test_fractional_seeds_are_rounded_without_losing_people(sampler: str) -> None:
+    pop = pd.Series([30.0, 31.0], index=CODES[:2])
+    # rounding each compartment of 09001 (S 28.5, E 0.5, Ia 0.35, Is 0.65) would give 29
+    init = initial_state(
+        pop, START, exposed=pd.Series([0.5, 1.5], index=pop.index),
+        infectious=pd.Series([1.0, 5.0], index=pop.index),
+    )  # fmt: skip
+    out = simulate(
+        SEIRParams(), init, coupling_of(np.eye(2), CODES[:2]), 10, members=3,
+        rng=np.random.default_rng(0), sampler=sampler,
+    )  # fmt: skip
+    totals = out["state"].sum("compartment").values
+    np.testing.assert_array_equal(totals, np.broadcast_to(pop.to_numpy(), totals.shape))
+
+
 @pytest.mark.parametrize("stochastic", [True, False])
 def test_no_epidemic_without_infectious_seed(
     population: pd.Series, coupling: xr.DataArray, stochastic: bool
