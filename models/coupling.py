@@ -67,6 +67,14 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], feed: str) -> None:
         )
 
 
+def _check_coverage(coverage: float, feed: str) -> None:
+    if not (isinstance(coverage, int | float) and 0.0 < coverage <= 1.0):
+        raise ModelInputError(
+            f"{feed}: coverage={coverage!r}; expected a share in (0, 1] of the real flows the "
+            f"feed holds; fix: e.g. 0.01 for a 1% sample"
+        )
+
+
 def _matrix(codes: pd.Index, values: np.ndarray) -> xr.DataArray:
     labels = codes.to_numpy(dtype=object)
     return xr.DataArray(values, dims=DIMS, coords={"commune": labels, "commune_dest": labels})
@@ -87,7 +95,11 @@ def _away_matrix(
 
 
 def coupling_from_workers(
-    workers: pd.DataFrame, population: pd.Series, *, work_time_share: float = WORK_TIME_SHARE
+    workers: pd.DataFrame,
+    population: pd.Series,
+    *,
+    work_time_share: float = WORK_TIME_SHARE,
+    coverage: float = 1.0,
 ) -> xr.DataArray:
     """Away-time shares from the industrial-zone worker register.
 
@@ -100,6 +112,9 @@ def coupling_from_workers(
         Residents per commune, indexed by 5-character code; fixes the commune order.
     work_time_share : float
         Share of a worker's time spent at the factory (unitless).
+    coverage : float
+        Share of commuting workers the register holds (unitless, (0, 1]); counts are divided
+        by it (e.g. 0.01 for a 1% synthetic sample).
 
     Returns
     -------
@@ -111,8 +126,9 @@ def coupling_from_workers(
         raise ModelInputError(
             f"work_time_share: got {work_time_share!r}; expected a share in [0, 1]"
         )
+    _check_coverage(coverage, "workers")
     rows = workers.dropna(subset=["residence_commune", "factory_commune"])
-    weight = np.full(len(rows), float(work_time_share))
+    weight = np.full(len(rows), float(work_time_share) / coverage)
     return _away_matrix(rows["residence_commune"], rows["factory_commune"], weight, population)
 
 
@@ -122,6 +138,7 @@ def coupling_from_movements(
     *,
     stay_days: float = 1.0,
     period_days: int | None = None,
+    coverage: float = 1.0,
 ) -> xr.DataArray:
     """Away-time shares from domestic movement declarations between communes.
 
@@ -136,6 +153,8 @@ def coupling_from_movements(
         Days a declared trip keeps the traveller in the destination (days).
     period_days : int, optional
         Days the feed covers; default the span of ``date``.
+    coverage : float
+        Share of trips that are declared (unitless, (0, 1]); counts are divided by it.
 
     Returns
     -------
@@ -157,7 +176,8 @@ def coupling_from_movements(
             f"movements: period_days={period_days!r}, stay_days={stay_days!r}; expected "
             f"period_days >= 1 and stay_days >= 0"
         )
-    weight = np.full(len(rows), float(stay_days) / period_days)
+    _check_coverage(coverage, "movements")
+    weight = np.full(len(rows), float(stay_days) / period_days / coverage)
     return _away_matrix(rows["origin"], rows["destination_commune"], weight, population)
 
 

@@ -74,6 +74,21 @@ def test_workers_give_work_time_shares(workers: pd.DataFrame, population: pd.Ser
     assert float(away.sum()) == pytest.approx(3 * WORK_TIME_SHARE / 1000)
 
 
+@pytest.mark.parametrize("coverage", [0.5, 0.01])
+def test_workers_coverage_scales_up_a_sample(
+    workers: pd.DataFrame, population: pd.Series, coverage: float
+) -> None:
+    full = coupling_from_workers(workers, population)
+    sample = coupling_from_workers(workers, population, coverage=coverage)
+    xr.testing.assert_allclose(sample, full / coverage)
+
+
+@pytest.mark.parametrize("coverage", [0.0, 1.5])
+def test_coverage_must_be_a_share(workers: pd.DataFrame, population: pd.Series, coverage) -> None:
+    with pytest.raises(ModelInputError, match=rf"workers: coverage={coverage}; expected a share"):
+        coupling_from_workers(workers, population, coverage=coverage)
+
+
 def test_workers_missing_column(population: pd.Series) -> None:
     with pytest.raises(ModelInputError, match=r"workers: missing column 'residence_commune'"):
         coupling_from_workers(pd.DataFrame({"factory_commune": ["09001"]}), population)
