@@ -410,11 +410,12 @@ def suggest(workspace_dir: str | None, day: datetime | None, days: int, top: int
                 f"{when - timedelta(days=1)} ({int(recent['person_id'].notna().sum())} with a "
                 "person id); contacts = other check-ins within 60 min"
             )
-            console.print(exposures.head(top).to_string(index=False) if len(exposures) else "none")
+            table = exposures.head(top).to_string(index=False) if len(exposures) else "none"
+            console.print(table, markup=False, highlight=False, soft_wrap=True)
         else:
             console.print("no check-ins or cases ingested: no venues to trace")
         priorities = testing_priorities(inputs.cube, inputs.communes, when)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(f"\n[bold]testing priorities[/bold] for the week from {when}:")
-    console.print(priorities.head(top).round(2).to_string(index=False))
+    console.print(priorities.head(top).round(2).to_string(index=False), markup=False, soft_wrap=True)
