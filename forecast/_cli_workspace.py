@@ -418,4 +418,5 @@ def suggest(workspace_dir: str | None, day: datetime | None, days: int, top: int
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(f"\n[bold]testing priorities[/bold] for the week from {when}:")
-    console.print(priorities.head(top).round(2).to_string(index=False), markup=False, soft_wrap=True)
+    ranked = priorities.head(top).round(2).to_string(index=False)
+    console.print(ranked, markup=False, soft_wrap=True)
