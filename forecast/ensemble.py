@@ -168,9 +168,9 @@ class ForecastLocations:
     communes : tuple of str
         Commune codes, in cube order.
     districts : tuple of str
-        District names, sorted.
+        District names, sorted (boundary sets without districts have none).
     district_of_commune : tuple of str
-        District name of each commune.
+        District name of each commune (``""`` when it has none).
     """
 
     communes: tuple[str, ...]
@@ -197,7 +197,9 @@ class ForecastLocations:
         eye = np.eye(n)
         index = {d: i for i, d in enumerate(self.districts)}
         dist = np.zeros((len(self.districts), n))
-        dist[[index[d] for d in self.district_of_commune], np.arange(n)] = 1.0
+        for j, d in enumerate(self.district_of_commune):
+            if d in index:  # communes without a district (e.g. the 2025 set) roll up directly
+                dist[index[d], j] = 1.0
         return np.vstack([eye, dist, np.ones((1, n))])
 
 
@@ -212,14 +214,15 @@ def cube_locations(cube: xr.Dataset) -> ForecastLocations:
     Returns
     -------
     ForecastLocations
-        Communes in cube order and the sorted district names.
+        Communes in cube order and the sorted district names (empty names left out).
     """
     codes = tuple(str(c) for c in cube["commune"].values)
     if "district" in cube.coords:
-        districts = tuple(str(d) for d in cube["district"].values)
+        districts = tuple("" if d is None else str(d) for d in cube["district"].values)
     else:
-        districts = ("all",) * len(codes)
-    return ForecastLocations(codes, tuple(sorted(set(districts))), districts)
+        districts = ("",) * len(codes)
+    named = tuple(sorted({d for d in districts if d and d != "nan"}))
+    return ForecastLocations(codes, named, districts)
 
 
 def history_before(cube: xr.Dataset, forecast_date: date) -> xr.Dataset:

@@ -168,6 +168,15 @@ def test_rollup_sums_communes_into_districts_and_province() -> None:
     assert locs.kinds[-2:] == ("district", "province")
 
 
+def test_communes_without_district_roll_up_to_the_province_only(cube: xr.Dataset) -> None:
+    no_district = cube.assign_coords(district=("commune", np.array([""] * 6, dtype=object)))
+    locs = cube_locations(no_district)
+    assert locs.districts == () and locs.labels == (*CODES, "province")
+    np.testing.assert_array_equal(locs.rollup_matrix() @ np.ones(6), [1, 1, 1, 1, 1, 1, 6])
+    partial = ForecastLocations(("1", "2"), ("A",), ("A", ""))
+    np.testing.assert_array_equal(partial.rollup_matrix() @ np.array([1.0, 2.0]), [1, 2, 1, 3])
+
+
 def test_cube_locations_and_tidy_history(cube: xr.Dataset) -> None:
     locs = cube_locations(cube)
     assert locs.districts == ("Huyện A", "Huyện B")
