@@ -174,11 +174,19 @@ def current_revision(engine: Engine) -> str | None:
     return "0001" if "users" in tables else None
 
 
+def _is_older(config: Any, revision: str, than: str) -> bool:
+    from alembic.script import ScriptDirectory
+
+    newest_first = [s.revision for s in ScriptDirectory.from_config(config).walk_revisions()]
+    return newest_first.index(revision) > newest_first.index(than)
+
+
 def upgrade_database(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Migrate a database to ``revision`` (default: the latest), keeping its rows.
 
     A database made by ``create_all`` before migrations existed is first stamped as
-    revision ``0001`` (it has exactly that schema), then upgraded.
+    revision ``0001`` (it has exactly that schema), then upgraded. A ``revision`` older
+    than the database's runs the downgrades (for rolling back a release).
 
     Parameters
     ----------
@@ -199,7 +207,10 @@ def upgrade_database(engine: Engine, revision: str = "head") -> tuple[str | None
         config = _alembic_config(conn)
         if before is not None and VERSION_TABLE not in inspect(conn).get_table_names():
             command.stamp(config, before)
-        command.upgrade(config, revision)
+        if before is not None and revision != "head" and _is_older(config, revision, before):
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
     return before, str(current_revision(engine))
 
 

@@ -72,7 +72,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(40), primary_key=True),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
-        sa.Column("progress", sa.Float(), nullable=False),
+        sa.Column("progress", sa.Double(), nullable=False),
         sa.Column("spec", sa.JSON(), nullable=False),
         sa.Column("result_path", sa.String(500), nullable=True),
         sa.Column("summary", sa.JSON(), nullable=False),
