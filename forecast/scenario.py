@@ -278,7 +278,7 @@ def _intervention(kind: str, number: int, raw: Any, start: date, end: date) -> I
     spec = InterventionSpec(kind, first, last, codes, all_communes, geometry, tuple(settings))
     # validate the strengths once with the model's own records
     try:
-        to_interventions_one(spec, ("00000",) if not codes else codes)
+        intervention_to_records(spec, ("00000",) if not codes else codes)
     except ModelInputError as exc:
         raise ForecastInputError(f"scenario spec: {kind}[{number}]: {exc}") from exc
     return spec
@@ -402,13 +402,14 @@ def parse_spec(raw: Mapping[str, Any]) -> ScenarioSpec:
     return spec
 
 
-def to_interventions_one(item: InterventionSpec, codes: Sequence[str]) -> list[Intervention]:
-    """Model intervention records of one spec entry for the given communes.
+def intervention_to_records(item: InterventionSpec, codes: Sequence[str]) -> list[Intervention]:
+    """Turn one spec entry into :mod:`models.interventions` records for the given communes.
 
     Parameters
     ----------
     item : InterventionSpec
-        The entry.
+        The entry (defaults: lockdown reductions 0.5 and 0.9, compliance 1.0, isolation
+        rate 0.3 per day, dose 1).
     codes : sequence of str
         Communes it applies to.
 
@@ -416,6 +417,11 @@ def to_interventions_one(item: InterventionSpec, codes: Sequence[str]) -> list[I
     -------
     list of Intervention
         One record.
+
+    Raises
+    ------
+    ModelInputError
+        From the record's own validation (strength outside [0, 1], unknown venue type, ...).
     """
     s = dict(item.settings)
     communes = tuple(codes)
@@ -499,7 +505,7 @@ def resolve_interventions(spec: ScenarioSpec, communes: gpd.GeoDataFrame) -> lis
                 f"scenario spec: {item.kind} (intervention {number}).communes: {missing[0]!r} is "
                 f"not a commune of {spec.boundary_set}; fix the code"
             )
-        out += to_interventions_one(item, codes)
+        out += intervention_to_records(item, codes)
     return out
 
 
