@@ -334,3 +334,37 @@ def test_calibrated_inputs_cover_the_horizon(cube: xr.Dataset, level: str) -> No
     assert inputs.reporting_fraction.shape == (6, 6)
     if level == "province":  # one unit: every commune shares a member's beta
         assert float(inputs.beta.std("commune").max()) < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["forecast"], "no cube.nc; expected a built cube; fix: run 'safemap build"),
+        (["suggest"], "no cube.nc"),
+        (["zones", "propose"], "no cube.nc"),
+    ],
+)
+def test_commands_need_a_built_cube(tmp_path, args: list[str], match: str) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from forecast._cli_workspace import forecast as forecast_cmd
+    from forecast._cli_workspace import suggest, zones
+    from geo.workspace import open_workspace
+
+    open_workspace(tmp_path)  # a workspace with a config and nothing ingested
+    group = click.Group(commands={"forecast": forecast_cmd, "suggest": suggest, "zones": zones})
+    result = CliRunner().invoke(group, [*args, "--workspace", str(tmp_path)])
+    assert result.exit_code == 1
+    assert match in result.output
+
+
+def test_commands_need_a_workspace(tmp_path) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from forecast._cli_workspace import forecast as forecast_cmd
+
+    group = click.Group(commands={"forecast": forecast_cmd})
+    result = CliRunner().invoke(group, ["forecast", "--workspace", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no workspace at" in result.output
