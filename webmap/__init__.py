@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
@@ -58,6 +59,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.config["WORKSPACE"]).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     CSRFProtect(app)
+    app.config.setdefault(
+        "COMPRESS_MIMETYPES",
+        [
+            "text/html",
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "application/geo+json",
+        ],
+    )
+    app.config.setdefault("COMPRESS_ALGORITHM", ["gzip"])
+    # static files are streamed from disk; compressing streams leaks their file handles
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    Compress(app)
     app.before_request(require_login_unless_public)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp, url_prefix="/api")

@@ -115,3 +115,16 @@ def demo_workspace(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     build_demo(root, days=40, scale=0.02, seed=3)
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_workspace) -> Iterator[str]:
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_workspace)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -176,3 +176,13 @@ def test_vendor_assets_are_served_and_confined(client) -> None:
         assert b"Leaflet" in response.get_data()
     assert client.get("/vendor/leaflet/package.json").status_code == 404
     assert client.get("/vendor/../../pyproject.toml").status_code == 404
+
+
+def test_responses_are_gzipped_for_clients_that_accept_it(client) -> None:
+    import gzip
+    import json
+
+    plain = client.get("/api/communes").get_json()
+    zipped = client.get("/api/communes", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.get_data())) == plain

@@ -65,3 +65,24 @@ def test_map_is_usable_on_a_phone_viewport(browser, live_server) -> None:
         assert page.locator("#lang-switch").is_visible()
     finally:
         context.close()
+
+
+def test_demo_map_shows_levels_and_loads_venues_and_cells_on_demand(page, demo_server) -> None:
+    _open_map(page, demo_server + "/")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    # risk levels are published: at least one commune is not "unknown"
+    levels = page.evaluate(
+        "fetch('/api/communes').then(r => r.json())"
+        ".then(d => d.features.map(f => f.properties.level))"
+    )
+    assert any(level is not None for level in levels)
+    assert not any("/api/venues" in url for url in requested)
+    page.hover(".leaflet-control-layers")
+    page.get_by_text("Địa điểm An toàn COVID").click()
+    page.wait_for_selector(
+        ".marker-cluster, path.leaflet-interactive[fill='#1a9850']", timeout=10_000
+    )
+    page.get_by_text("Ô lục giác H3: ca 14 ngày").click()
+    page.wait_for_selector("path.leaflet-interactive[stroke='#08519c']", timeout=10_000)
+    assert page.external_requests == []

@@ -69,9 +69,8 @@ def test_official_draws_publishes_and_the_public_sees_the_zone(page, planner_ser
     public.goto(planner_server + "/")
     public.wait_for_selector("path.leaflet-interactive")
     # the zone layer is drawn on top of the 126 communes
-    public.wait_for_function(
-        "document.querySelectorAll('path.leaflet-interactive').length > 126", timeout=10_000
-    )
+    # zones are drawn with a dashed black outline on top of the 126 communes
+    public.wait_for_selector("path.leaflet-interactive[stroke-dasharray='8 4']", timeout=10_000)
     zones = public.evaluate("fetch('/api/zones').then(r => r.json())")
     assert [f["properties"]["name"] for f in zones["features"]] == ["Vùng thử nghiệm"]
     public.close()

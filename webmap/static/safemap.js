@@ -6,6 +6,7 @@
   const L_ = cfg.labels;
   const map = window[cfg.map];
   const communes = window[cfg.layer];
+  map.setMaxZoom(18); // marker clustering needs a maximum zoom (folium sets none without tiles)
   const byCode = new Map();
   communes.eachLayer((layer) => byCode.set(layer.feature.properties.commune_code, layer));
 
@@ -208,10 +209,21 @@
     layer.options.className = "zones-layer";
     addOverlay(L_.layer_zones, layer, true);
   });
-  getJSON(cfg.api.venues).then((data) => {
-    if (!data || !L.markerClusterGroup) { return; }
+  // venues and H3 cells are loaded the first time their layer is switched on (first load stays small)
+  function lazyOverlay(name, url, fill) {
+    const group = L.layerGroup();
+    let loaded = false;
+    addOverlay(name, group, false);
+    map.on("overlayadd", (event) => {
+      if (event.layer !== group || loaded) { return; }
+      loaded = true;
+      getJSON(url).then((data) => { if (data) { fill(group, data); } });
+    });
+  }
+  lazyOverlay(L_.layer_venues, cfg.api.venues, (group, data) => {
     const colours = { green: "#1a9850", yellow: "#fee08b", red: "#d73027", grey: "#999999" };
-    const cluster = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 });
+    const cluster = L.markerClusterGroup ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 })
+      : L.layerGroup();
     L.geoJSON(data, {
       pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 6, weight: 1, color: "#333",
         fillColor: colours[f.properties.colour] || colours.grey, fillOpacity: 0.9 }),
@@ -223,14 +235,12 @@
           L_.venue_band + ": " + band, p.expired ? el("div", { className: "note" }, L_.expired) : ""));
       },
     }).eachLayer((l) => cluster.addLayer(l));
-    addOverlay(L_.layer_venues, cluster, false);
+    group.addLayer(cluster);
   });
-  getJSON(cfg.api.cells).then((data) => {
-    if (!data) { return; }
-    const layer = L.geoJSON(data, {
+  lazyOverlay(L_.layer_cells, cfg.api.cells, (group, data) => {
+    group.addLayer(L.geoJSON(data, {
       style: { color: "#08519c", weight: 1, fillColor: "#3182bd", fillOpacity: 0.35 },
       onEachFeature: (f, l) => l.bindTooltip(String(f.properties.cases), { permanent: false }),
-    });
-    addOverlay(L_.layer_cells, layer, false);
+    }));
   });
 })();
