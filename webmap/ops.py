@@ -30,6 +30,7 @@ import xarray as xr
 from geo.workspace import Workspace
 
 STATUS_FILE = "last_update.json"
+PENDING_FILE = ".update-pending"
 DONE_DIR = "done"
 FAILED_DIR = "failed"
 FEED_SUFFIXES = (".csv", ".parquet", ".geojson")
@@ -316,6 +317,13 @@ def run_update(
         step = "ingest"
         new_batches = 0
         files = [p for p in drop.iterdir() if p.is_file()] if drop.is_dir() else []
+        # The marker says "the store may be ahead of the published map": it is set before
+        # the first file is ingested and removed only once a publish succeeds, so a run
+        # killed or failed after ingesting makes the next run rebuild and publish.
+        pending = ws.root / PENDING_FILE
+        was_pending = pending.exists()
+        if files and not was_pending:
+            _write_json_atomic({"since": _now()}, pending)
         for path in order_drop_files(files, DEMO_FEED_ORDER):
             feed = feed_of_file(path.name, FEED_NAMES)
             if feed is None:
@@ -363,7 +371,10 @@ def run_update(
         }
         log(describe_purge(purged))
 
-        if not (new_batches or force) and ws.cube_path.exists() and _has_snapshot(ws):
+        if was_pending:
+            log("recover: an earlier update stopped before publishing; rebuilding")
+        up_to_date = ws.cube_path.exists() and _has_snapshot(ws) and not was_pending
+        if up_to_date and not (new_batches or force):
             step = "publish"
             report.forecast = "skipped: nothing new"
             log("nothing new ingested: the published snapshot stays as it is")
@@ -380,6 +391,7 @@ def run_update(
             step = "publish"
             target = publish_workspace(ws, cube, synthetic=_previous_synthetic(ws))
             log(f"publish: {target}")
+        pending.unlink(missing_ok=True)
     except Exception as exc:  # noqa: BLE001 - any failure must be reported, not crash
         report.status = "failed"
         report.error = f"{type(exc).__name__}: {exc}"
