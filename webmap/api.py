@@ -8,6 +8,7 @@ the request, call them and wrap the result with ``ETag`` and ``Cache-Control``.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
 import math
@@ -744,9 +745,10 @@ def feature_collection(features: list[dict[str, Any]], **members: Any) -> dict[s
 
 
 class _HashedBody(bytes):
-    """A cached body that carries its ETag, so it is hashed once per snapshot."""
+    """A cached body that carries its ETag and its gzip form, made once per snapshot."""
 
     etag: str
+    gzipped: bytes
 
 
 def cached_value(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
@@ -797,6 +799,7 @@ def cached_body(snapshot: Snapshot, key: tuple[Any, ...], build: Callable[[], An
     def encode() -> bytes:
         body = _HashedBody(json.dumps(build(), ensure_ascii=False, allow_nan=False).encode())
         body.etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+        body.gzipped = gzip.compress(body, compresslevel=6, mtime=0)
         return body
 
     body: bytes = cached_value(snapshot, ("body", *key), encode)
@@ -826,11 +829,20 @@ def data_response(
     """
     if not isinstance(body, bytes):
         body = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    response = Response(body, mimetype=mimetype)
+    etag = _etag(body)
+    gzipped = getattr(body, "gzipped", None)
+    if gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        # cached bodies are compressed once per snapshot, not once per request
+        response = Response(gzipped, mimetype=mimetype)
+        response.headers["Content-Encoding"] = "gzip"
+        etag = f"{etag}-gzip"
+    else:
+        response = Response(body, mimetype=mimetype)
+    response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = (
         f"public, max-age={max_age_s}" if max_age_s > 0 else "no-cache"
     )
-    response.set_etag(_etag(body))
+    response.set_etag(etag)
     conditional = response.make_conditional(request)
     assert isinstance(conditional, Response)
     return conditional

@@ -31,6 +31,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "backtest": ("forecast.cli:backtest", "Rolling-origin quantile forecasts of a tidy series."),
     "score": ("forecast.cli:score", "WIS, relative WIS and coverage of hub forecasts."),
+    "forecast": (
+        "forecast._cli_workspace:forecast",
+        "Quantile forecasts per commune, district and province for a workspace.",
+    ),
+    "scenario": ("forecast._cli_workspace:scenario", "Run and compare scenario spec files."),
+    "zones": ("forecast._cli_workspace:zones", "Propose lockdown zones from forecasts."),
+    "suggest": (
+        "forecast._cli_workspace:suggest",
+        "Tracing (venues visited by F0s) and testing suggestions.",
+    ),
 }
 
 

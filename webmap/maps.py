@@ -87,8 +87,8 @@ LABELS: dict[str, dict[str, str]] = {
     "vi": {
         "mode_level": "Cấp độ nguy cơ",
         "mode_incidence": "Ca mới 7 ngày / 100.000 dân",
-        "mode_forecast_7d": "Dự báo 7 ngày tới / 100.000 dân",
-        "mode_forecast_14d": "Dự báo 14 ngày tới / 100.000 dân",
+        "mode_forecast_7d": "Dự báo tuần tới / 100.000 dân",
+        "mode_forecast_14d": "Dự báo tuần thứ hai / 100.000 dân",
         "layer_zones": "Vùng phong tỏa đã công bố",
         "layer_venues": "Địa điểm An toàn COVID",
         "layer_cells": "Ô lục giác H3: ca 14 ngày",
@@ -122,8 +122,8 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "mode_level": "Risk level",
         "mode_incidence": "New cases in 7 days per 100,000",
-        "mode_forecast_7d": "Forecast, next 7 days, per 100,000",
-        "mode_forecast_14d": "Forecast, next 14 days, per 100,000",
+        "mode_forecast_7d": "Forecast, next week, per 100,000",
+        "mode_forecast_14d": "Forecast, the week after, per 100,000",
         "layer_zones": "Published lockdown zones",
         "layer_venues": "COVID-safe venues",
         "layer_cells": "H3 hexagons: cases in 14 days",

@@ -18,6 +18,7 @@ import xarray as xr
 from boundaries.sets import load_boundary_set
 from geo.workspace import Workspace, open_workspace
 from webmap.publish import (
+    add_forecasts,
     add_risk_levels,
     add_rt,
     build_commune_layer,
@@ -91,6 +92,7 @@ def publish_workspace(
     forecasts = _latest_forecasts(ws)
     if forecasts is not None:
         tables["forecasts"] = forecasts
+        layer = add_forecasts(layer, forecasts)
     meta: dict[str, Any] = {
         "as_of": cube.attrs.get("as_of"),
         "as_of_display": day.strftime("%d/%m/%Y"),
@@ -111,6 +113,7 @@ def build_demo(
     days: int = 60,
     scale: float = 0.05,
     seed: int = 0,
+    forecast_members: int = 200,
     report: Callable[[str], None] = lambda message: None,
 ) -> Workspace:
     """Build (or refresh) the demo workspace and publish its map.
@@ -121,9 +124,12 @@ def build_demo(
         Workspace directory (created when missing).
     days, scale, seed : int, float, int
         Size and seed of the synthetic feeds (``safemap synth``).
+    forecast_members : int
+        SEIR members of ``safemap forecast`` (0 skips forecasting).
     report : callable
         Receives one line of progress per step.
     """
+    from forecast._cli_workspace import forecast
     from geo._cli_synth import synth
     from geo.build import build_workspace_cube
     from geo.ingest import ingest_file
@@ -160,6 +166,12 @@ def build_demo(
         f"build: {cube.sizes['date']} days x {cube.sizes['commune']} communes, "
         f"{int(cube['cases'].sum())} cases"
     )
+    if forecast_members > 0:
+        report(f"forecast: SEIR ensemble of {forecast_members} members + statistical models")
+        forecast.main(
+            ["--workspace", str(ws.root), "--members", str(forecast_members)],
+            standalone_mode=False,
+        )
     target = publish_workspace(ws, cube, synthetic=True)
     report(f"publish: {target}")
     return ws

@@ -289,3 +289,28 @@ def venues_layer(
     lon = pd.to_numeric(frame.pop("lon"), errors="coerce")
     lat = pd.to_numeric(frame.pop("lat"), errors="coerce")
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+FORECAST_WEEKS = {"forecast_7d": "1 wk ahead inc case", "forecast_14d": "2 wk ahead inc case"}
+
+
+def add_forecasts(layer: gpd.GeoDataFrame, forecasts: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add each commune's forecast for epiweeks 1 and 2 (median and 95% interval, per 100,000).
+
+    ``forecast_7d_*`` is the ``1 wk ahead`` target (the epiweek ending the Saturday after the
+    forecast date), ``forecast_14d_*`` the ``2 wk ahead`` one; only the latest forecast date.
+    """
+    hub = forecasts[forecasts["type"] == "quantile"].copy()
+    hub["location"] = hub["location"].astype(str)
+    hub = hub[hub["forecast_date"] == hub["forecast_date"].max()]
+    out = layer.copy()
+    population = pd.to_numeric(out["population"], errors="coerce")
+    for prefix, target in FORECAST_WEEKS.items():
+        rows = hub[hub["target"] == target]
+        for suffix, level in (("median", 0.5), ("lower", 0.025), ("upper", 0.975)):
+            values = rows[np.isclose(rows["quantile"], level)].set_index("location")["value"]
+            out[f"{prefix}_{suffix}"] = values.reindex(out.index).round(1).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_100k = out[f"{prefix}_median"] / population.where(population > 0) * 100_000
+        out[f"{prefix}_per_100k"] = per_100k.round(1)
+    return out

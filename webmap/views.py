@@ -21,6 +21,7 @@ PAGE_TEXT = {
         "synthetic": "Dữ liệu trình diễn (tổng hợp), không phải số liệu thật.",
         "attribution": "Nguồn ranh giới",
         "modes": "Hiển thị",
+        "legend": "Chú giải",
         "search": "Tìm xã/phường",
     },
     "en": {
@@ -30,6 +31,7 @@ PAGE_TEXT = {
         "synthetic": "Demonstration data (synthetic), not real figures.",
         "attribution": "Boundaries",
         "modes": "Show",
+        "legend": "Legend",
         "search": "Find a commune",
     },
 }

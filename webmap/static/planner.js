@@ -15,7 +15,9 @@
 
   function communeStyle(feature) {
     const on = picked.has(feature.properties.commune_code);
-    return { color: "#444", weight: 0.8, fillColor: on ? "#2c7fb8" : "#ffffff", fillOpacity: on ? 0.6 : 0.3 };
+    const cases = feature.properties.cases_7d || 0;
+    const fill = on ? "#2c7fb8" : cases >= 5 ? "#e31a1c" : cases > 0 ? "#fd8d3c" : "#ffffff";
+    return { color: "#444", weight: 0.8, fillColor: fill, fillOpacity: on ? 0.6 : 0.45 };
   }
   const communes = L.geoJSON(null, {
     style: communeStyle,

@@ -47,7 +47,7 @@
       const target = days === 7 ? "1 wk ahead inc case" : "2 wk ahead inc case";
       if (cfg.hidden_horizons.includes(target)) { continue; }
       modes.push({ id: "forecast_" + days, label: L_["mode_forecast_" + days + "d"],
-        legend: cfg.legends.incidence, colour: (p) => incidenceColour(p["forecast_" + days + "d_per_100k"] * (7 / days)) });
+        legend: cfg.legends.incidence, colour: (p) => incidenceColour(p["forecast_" + days + "d_per_100k"]) });
     }
   }
   let mode = modes[0];
@@ -71,11 +71,16 @@
   }
   communes.setStyle(style);
   drawLegend();
+  // on a phone the legend starts folded so the map stays visible
+  if (window.matchMedia("(max-width: 600px)").matches) { document.getElementById("legend").open = false; }
 
   // ---- commune panel ----------------------------------------------------------------------
   const panel = document.getElementById("panel");
   function row(dl, term, value) { dl.append(el("dt", {}, term), el("dd", {}, value)); }
   function showPanel(p) {
+    communes.setStyle(style);
+    const selected = byCode.get(p.commune_code);
+    if (selected) { selected.setStyle({ weight: 3, color: "#000", dashArray: null }); selected.bringToFront(); }
     const dl = el("dl");
     const levelText = p.level === null || p.level === undefined ? L_.unknown
       : p.level + " – " + (cfg.levels[String(p.level)] || {}).name;
@@ -176,7 +181,7 @@
   function go() {
     const hit = find(search.value);
     if (!hit) { return; }
-    map.fitBounds(hit.layer.getBounds(), { maxZoom: 13 });
+    map.fitBounds(hit.layer.getBounds(), { maxZoom: 12, padding: [40, 40] });
     showPanel(hit.layer.feature.properties);
   }
   search.addEventListener("change", go);
