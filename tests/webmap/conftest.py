@@ -113,7 +113,7 @@ def demo_workspace(tmp_path_factory) -> Path:
     from webmap.pipeline import build_demo
 
     root = tmp_path_factory.mktemp("demo")
-    build_demo(root, days=40, scale=0.02, seed=3)
+    build_demo(root, days=40, scale=0.02, seed=3, forecast_members=40)
     return root
 
 
