@@ -130,6 +130,17 @@ def goal_check(results: dict[str, dict[str, pd.DataFrame]]) -> str:
         "\n`default` is the model chosen on the tuning sets before this evaluation was run; "
         "`trend` is shown for comparison and was not selected on these numbers.\n"
     )
+    lines.append(
+        "How the method was developed: hyperparameters (damping, growth cap, error window, "
+        "kernel width, error bound, ensemble weight) were compared by pooled relative WIS "
+        "and coverage on the three tuning sets listed at the end of this page (VnExpress and "
+        "vncdc are other scrapes of the same epidemic; NCSC before 2021-06-07); the NCSC "
+        "evaluation period was run only after the parameters were frozen. Why coverage falls "
+        "short for `default`: the COVIDhub-baseline uses every past weekly difference since "
+        "2020, most of them 0, so its intervals are very narrow (see its own coverage in "
+        "the baseline_coverage columns); averaging quantiles with it narrows the trend's "
+        "intervals.\n"
+    )
     return "\n".join(lines)
 
 
