@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, render_template
+import pandas as pd
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from webmap.auth import current_user, login_required
-from webmap.data import get_snapshot
+from webmap.data import get_snapshot, published_dir
 from webmap.db import AuditEntry, get_session
+from webmap.errors import InvalidAPIUsage
+from webmap.publish import read_officials_table
 
 bp = Blueprint("officials", __name__, url_prefix="/officials")
 
@@ -65,3 +68,106 @@ def audit_log() -> ResponseReturnValue:
     """The latest 500 audit entries."""
     entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500))
     return render_template("officials/audit.html", user=current_user(), entries=list(entries))
+
+
+# cube variables shown on a commune's page, in the province's reporting order
+FEED_ROWS = (
+    ("cases", "F0 (tất cả)"),
+    ("cases_community", "F0 cộng đồng"),
+    ("cases_quarantine", "F0 khu cách ly"),
+    ("cases_lockdown", "F0 khu phong tỏa"),
+    ("cases_industrial_zone", "F0 khu công nghiệp"),
+    ("cases_imported", "F0 nhập cảnh"),
+    ("f1", "F1"),
+    ("f2", "F2"),
+    ("tests", "Mẫu xét nghiệm"),
+    ("positives", "Mẫu dương tính"),
+    ("declarations", "Khai báo y tế"),
+    ("declarations_symptomatic", "Khai báo có triệu chứng"),
+    ("checkins", "Lượt quét QR"),
+    ("inflow", "Người đến"),
+    ("inflow_entry", "Nhập cảnh"),
+    ("outflow", "Người đi"),
+    ("doses_1", "Mũi 1"),
+    ("doses_2", "Mũi 2"),
+    ("doses_3", "Mũi 3"),
+    ("feedback", "Phản ánh"),
+)
+
+
+def sparkline(values: list[float], *, width: int = 120, height: int = 24) -> str:
+    """A tiny inline SVG polyline of ``values`` (escaped numbers only)."""
+    if not values:
+        return ""
+    top = max(max(values), 1.0)
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (height - 4) * v / top:.1f}" for i, v in enumerate(values)
+    )
+    return (
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+        f'<polyline points="{points}" fill="none" stroke="#b10026" stroke-width="1.5"/></svg>'
+    )
+
+
+def feed_series(
+    weekly: pd.DataFrame, codes: list[str]
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Weekly sums of every feed over ``codes`` (one commune, or a district's communes)."""
+    part = weekly[weekly["commune_code"].isin(codes)]
+    weeks = sorted(weekly["week_end"].unique())
+    table = part.pivot_table(index="variable", columns="week_end", values="value", aggfunc="sum")
+    table = table.reindex(columns=weeks, fill_value=0).fillna(0)
+    rows: list[dict[str, object]] = []
+    for variable, label in FEED_ROWS:
+        values = [float(v) for v in table.loc[variable]] if variable in table.index else []
+        values = values or [0.0] * len(weeks)
+        rows.append(
+            {"label": label, "values": [int(v) for v in values], "spark": sparkline(values)}
+        )
+    return weeks, rows
+
+
+@bp.get("/communes/<code>")
+@login_required("official", "modeler")
+def commune(code: str) -> ResponseReturnValue:
+    """Every feed of one commune (or, with ``?district=1``, of its district) by week."""
+    snapshot = get_snapshot()
+    if code not in snapshot.communes.index:
+        raise InvalidAPIUsage(f"no commune {code}; pick one on the overview", 404)
+    weekly = read_officials_table(published_dir(), "weekly")
+    info = snapshot.communes.loc[code]
+    district = bool(request.args.get("district"))
+    codes = (
+        list(snapshot.communes.index[snapshot.communes["district_name"] == info["district_name"]])
+        if district
+        else [code]
+    )
+    if weekly is None:  # a snapshot published before the weekly table existed
+        weekly = pd.DataFrame(columns=["week_end", "commune_code", "variable", "value"])
+    weeks, rows = feed_series(weekly, codes)
+    return render_template(
+        "officials/commune.html",
+        user=current_user(),
+        meta=snapshot.meta,
+        code=code,
+        info=info.drop(labels="geometry").to_dict(),
+        district=district,
+        weeks=weeks,
+        rows=rows,
+    )
+
+
+@bp.get("/suggestions")
+@login_required("official")
+def suggestions() -> ResponseReturnValue:
+    """Venues to trace (visited by F0s while infectious) and communes to test first."""
+    tracing = read_officials_table(published_dir(), "tracing")
+    testing = read_officials_table(published_dir(), "testing")
+    return render_template(
+        "officials/suggestions.html",
+        user=current_user(),
+        meta=get_snapshot().meta,
+        tracing=[] if tracing is None else tracing.head(50).to_dict("records"),
+        testing=[] if testing is None else testing.head(30).to_dict("records"),
+    )

@@ -24,6 +24,7 @@ from webmap.publish import (
     build_commune_layer,
     cells_layer,
     venues_layer,
+    weekly_feed_table,
     write_snapshot,
 )
 
@@ -93,6 +94,7 @@ def publish_workspace(
     if forecasts is not None:
         tables["forecasts"] = forecasts
         layer = add_forecasts(layer, forecasts)
+    officials = {"weekly": weekly_feed_table(cube), **_suggestions(ws, cube, communes, day)}
     meta: dict[str, Any] = {
         "as_of": cube.attrs.get("as_of"),
         "as_of_display": day.strftime("%d/%m/%Y"),
@@ -104,7 +106,29 @@ def publish_workspace(
         "suppression_threshold": ws.config.suppression_threshold,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return write_snapshot(ws.published, layer, meta, layers=layers, tables=tables)
+    return write_snapshot(
+        ws.published, layer, meta, layers=layers, tables=tables, officials=officials
+    )
+
+
+def _suggestions(
+    ws: Workspace, cube: xr.Dataset, communes: Any, day: pd.Timestamp
+) -> dict[str, pd.DataFrame]:
+    """Tracing (venues visited by F0s) and testing suggestions, for officials only."""
+    from forecast.errors import ForecastInputError
+    from forecast.tracing import exposure_venues, testing_priorities
+    from models.errors import ModelInputError
+
+    out: dict[str, pd.DataFrame] = {}
+    checkins, cases, venues = _feed(ws, "checkins"), _feed(ws, "cases"), _feed(ws, "venues")
+    if checkins is not None and cases is not None:
+        recent = cases[pd.to_datetime(cases["report_date"]) > day - pd.Timedelta(days=14)]
+        out["tracing"] = exposure_venues(checkins, recent, venues=venues).head(200)
+    try:
+        out["testing"] = testing_priorities(cube, communes, day + pd.Timedelta(days=1))
+    except (ForecastInputError, ModelInputError) as exc:  # too little history: say so
+        out["testing"] = pd.DataFrame({"note": [str(exc)]})
+    return out
 
 
 def build_demo(

@@ -133,10 +133,12 @@ def write_snapshot(
     *,
     layers: dict[str, gpd.GeoDataFrame] | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
+    officials: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write a snapshot atomically under ``published_dir/current`` and return its path.
 
-    Everything written here is public: aggregates only, no person-level rows.
+    ``layers`` and ``tables`` are public: aggregates only, no person-level rows.
+    ``officials`` tables go to ``officials/``, served only behind the officials' login.
     """
     published_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=published_dir))
@@ -146,6 +148,8 @@ def write_snapshot(
         extra.to_file(staging / f"{name}.geojson", driver="GeoJSON", COORDINATE_PRECISION=5)
     for name, table in (tables or {}).items():
         table.to_csv(staging / f"{name}.csv", index=False)
+    if officials:
+        write_officials_tables(staging, officials)
     (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     target = published_dir / SNAPSHOT_DIR
     previous = published_dir / ".previous"
@@ -314,3 +318,41 @@ def add_forecasts(layer: gpd.GeoDataFrame, forecasts: pd.DataFrame) -> gpd.GeoDa
             per_100k = out[f"{prefix}_median"] / population.where(population > 0) * 100_000
         out[f"{prefix}_per_100k"] = per_100k.round(1)
     return out
+
+
+OFFICIALS_DIR = "officials"
+
+
+def weekly_feed_table(cube: xr.Dataset) -> pd.DataFrame:
+    """Every daily cube variable summed by epiweek (Sunday-Saturday) per commune, long format.
+
+    Columns: ``week_end`` (the Saturday), ``commune_code``, ``variable``, ``value``.
+    Officials only: aggregates, but finer than the public map needs.
+    """
+    daily = [name for name, var in cube.data_vars.items() if var.dims == ("date", "commune")]
+    frame = cube[daily].to_dataframe()
+    frame = frame.reset_index()
+    frame["week_end"] = frame["date"] + pd.to_timedelta((5 - frame["date"].dt.dayofweek) % 7, "D")
+    weekly = frame.drop(columns="date").groupby(["week_end", "commune"]).sum()
+    long = weekly.melt(ignore_index=False, var_name="variable", value_name="value").reset_index()
+    long = long.rename(columns={"commune": "commune_code"})
+    long["week_end"] = long["week_end"].dt.strftime("%Y-%m-%d")
+    return long[long["value"] != 0].reset_index(drop=True)
+
+
+def write_officials_tables(snapshot_dir: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Write officials-only tables next to (not inside) the public layers of a snapshot."""
+    folder = snapshot_dir / OFFICIALS_DIR
+    folder.mkdir(exist_ok=True)
+    for name, table in tables.items():
+        tmp = folder / f".{name}.csv.tmp"
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, folder / f"{name}.csv")
+
+
+def read_officials_table(published_dir: Path, name: str) -> pd.DataFrame | None:
+    """Read an officials-only table of the current snapshot (None when absent)."""
+    path = published_dir / SNAPSHOT_DIR / OFFICIALS_DIR / f"{name}.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"commune_code": str, "venue_id": str})

@@ -221,3 +221,34 @@ def test_add_user_validates(tmp_path, name, password, role, message) -> None:
     with Session(make_engine(f"sqlite:///{tmp_path / 'a.db'}")) as session:
         with pytest.raises(ValueError, match=message):
             add_user(session, name, password, role)
+
+
+def test_commune_page_and_suggestions_for_officials(client) -> None:
+    _login(client)
+    page = client.get("/officials/communes/09163")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Vũ Ninh" in text and "Mẫu xét nghiệm" in text
+    assert client.get("/officials/communes/09163?district=1").status_code == 200
+    assert client.get("/officials/communes/99999").status_code == 404
+    assert client.get("/officials/suggestions").status_code == 200
+
+
+def test_sparkline_and_feed_series() -> None:
+    import pandas as pd
+
+    from webmap.officials import feed_series, sparkline
+
+    assert sparkline([]) == ""
+    assert "polyline" in sparkline([0, 2, 1])
+    weekly = pd.DataFrame(
+        {
+            "week_end": ["2021-05-01", "2021-05-08", "2021-05-08"],
+            "commune_code": ["09163", "09163", "09166"],
+            "variable": ["cases", "cases", "cases"],
+            "value": [2, 3, 4],
+        }
+    )
+    weeks, rows = feed_series(weekly, ["09163", "09166"])
+    assert weeks == ["2021-05-01", "2021-05-08"]
+    assert rows[0]["values"] == [2, 7]
