@@ -71,13 +71,17 @@ def workspace(good_workspace, tmp_path) -> Path:
     return copy
 
 
+def snapshot_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def _state(root: Path) -> dict[str, object]:
     ws = open_workspace(root, create=False)
     return {
         "batches": {f: [b.batch_id for b in list_batches(ws, f)] for f in ("cases", "checkins")},
         "cases": len(read_feed(ws, "cases")),
         "cube": ws.cube_path.read_bytes(),
-        "snapshot": {p.name: p.read_bytes() for p in (ws.published / "current").iterdir()},
+        "snapshot": snapshot_files(ws.published / "current"),
     }
 
 

@@ -221,6 +221,10 @@ def test_update_ingests_moves_and_publishes_the_new_as_of(workspace, communes) -
     assert list((workspace / "drop").glob("*.csv")) == []
 
 
+def snapshot_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def _feeds_written() -> set[str]:
     return {"venues", "checkins", "cases", "declarations", "contacts", "movements", "workers"}
 
@@ -270,7 +274,7 @@ def test_failed_step_keeps_the_last_good_publication(workspace, communes, monkey
         monkeypatch.setattr(webmap.pipeline, "publish_workspace", boom)
     ws = open_workspace(workspace, create=False)
     current = ws.published / "current"
-    before = {p.name: p.read_bytes() for p in current.iterdir()}
+    before = snapshot_files(current)
     write_feeds(workspace / "drop", communes, start=START + timedelta(days=DAYS), days=2, seed=3)
     result = CliRunner().invoke(
         _cli_ops.update,
@@ -278,7 +282,7 @@ def test_failed_step_keeps_the_last_good_publication(workspace, communes, monkey
     )
     assert result.exit_code == 1
     assert f"{step}: FAILED: OSError: disk full during {step}" in result.output
-    assert {p.name: p.read_bytes() for p in current.iterdir()} == before
+    assert snapshot_files(current) == before
     status = json.loads((ws.published / STATUS_FILE).read_text())
     assert (status["status"], status["step"]) == ("failed", step)
     assert status["error"] == f"OSError: disk full during {step}"
