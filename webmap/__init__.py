@@ -54,7 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
 
-    from webmap import api, auth, db, officials, views, zones
+    from webmap import api, auth, db, officials, scenarios, views, zones
 
     Path(app.config["WORKSPACE"]).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
@@ -80,6 +80,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(zones.bp, url_prefix="/api")
     app.register_blueprint(auth.bp)
     app.register_blueprint(officials.bp)
+    app.register_blueprint(scenarios.bp, url_prefix="/api")
+    app.register_blueprint(scenarios.page_bp)
+    scenarios.fail_interrupted_jobs(app)
     from webmap import ogc
 
     app.register_blueprint(ogc.bp)

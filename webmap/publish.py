@@ -332,7 +332,7 @@ def weekly_feed_table(cube: xr.Dataset) -> pd.DataFrame:
     daily = [name for name, var in cube.data_vars.items() if var.dims == ("date", "commune")]
     frame = cube[daily].to_dataframe()
     frame = frame.reset_index()
-    frame["week_end"] = frame["date"] + pd.to_timedelta((5 - frame["date"].dt.dayofweek) % 7, "D")
+    frame["week_end"] = frame["date"] + pd.to_timedelta((5 - frame["date"].dt.day_of_week) % 7, "D")
     weekly = frame.drop(columns="date").groupby(["week_end", "commune"]).sum()
     long = weekly.melt(ignore_index=False, var_name="variable", value_name="value").reset_index()
     long = long.rename(columns={"commune": "commune_code"})
