@@ -12,7 +12,8 @@ import xarray as xr
 
 from boundaries.sets import load_boundary_set
 from geo.cube import CELL_COUNTS, DAILY_COUNTS, STATIC_COUNTS, build_cube
-from geo.store import list_batches, read_feed
+from geo.retention import read_retained_feed
+from geo.store import list_batches
 from geo.workspace import Workspace
 
 # Columns the cube reads from each feed (reading only these keeps 10^7-row feeds cheap).
@@ -45,7 +46,8 @@ def load_events(ws: Workspace) -> dict[str, pd.DataFrame]:
     for feed, columns in cube_columns().items():
         if not list_batches(ws, feed):
             continue
-        events[feed] = read_feed(ws, feed, columns=columns)
+        # raw rows still kept, plus the daily counts saved for rows purged after retention
+        events[feed] = read_retained_feed(ws, feed, columns)
     return events
 
 

@@ -118,6 +118,8 @@ LABELS: dict[str, dict[str, str]] = {
         "venue_band": "Mức an toàn",
         "expired": "Quá hạn tự đánh giá",
         "week": "tuần",
+        "real_title": "Bắc Ninh: số ca mắc mới thật theo tuần, 2020–2022",
+        "real_source": "Nguồn: Bộ Y tế (NCSC), bản sao công khai; xem geo/data/epi/SOURCES.md.",
     },
     "en": {
         "mode_level": "Risk level",
@@ -153,6 +155,10 @@ LABELS: dict[str, dict[str, str]] = {
         "venue_band": "Safety band",
         "expired": "Self-assessment expired",
         "week": "week",
+        "real_title": "Bắc Ninh: real new cases per week, 2020-2022",
+        "real_source": (
+            "Source: Ministry of Health (NCSC), public copy; see geo/data/epi/SOURCES.md."
+        ),
     },
 }
 LEVEL_NAMES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -16,6 +16,22 @@ from webmap.errors import InvalidAPIUsage
 from webmap.publish import read_officials_table
 
 bp = Blueprint("officials", __name__, url_prefix="/officials")
+
+
+@bp.app_context_processor
+def update_banner() -> dict[str, object]:
+    """The last ``safemap update`` when it failed (shown as a banner to officials)."""
+    import json as _json
+    from pathlib import Path
+
+    path = Path(current_app.config["WORKSPACE"]) / "published" / "last_update.json"
+    try:
+        status = _json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"update_problem": None}
+    failed = status.get("status") == "failed" or bool(status.get("failed_files"))
+    return {"update_problem": status if failed else None}
+
 
 OVERVIEW_COLUMNS = (
     ("commune_name", "Xã/phường"),

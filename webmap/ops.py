@@ -213,7 +213,7 @@ def recover_workspace(ws: Workspace) -> list[str]:
 def build_retained_cube(ws: Workspace) -> xr.Dataset:
     """Build the cube from the event store and the aggregates kept by purges.
 
-    Same as ``geo.build.build_workspace_cube`` except that each feed is read with
+    ``geo.build.build_workspace_cube`` reads each feed with
     ``geo.retention.read_retained_feed``, so purged days keep their counts.
 
     Parameters
@@ -226,16 +226,9 @@ def build_retained_cube(ws: Workspace) -> xr.Dataset:
     xarray.Dataset
         The cube, also written atomically to ``ws.cube_path``.
     """
-    from boundaries.sets import load_boundary_set
-    from geo.build import write_cube
-    from geo.cube import build_cube
-    from geo.retention import load_retained_events
+    from geo.build import build_workspace_cube
 
-    communes = load_boundary_set(ws.config.boundary_set, workspace_dir=ws.root)
-    cube = build_cube(load_retained_events(ws), communes, boundary_set=ws.config.boundary_set)
-    cube.attrs["built_at"] = _now()
-    write_cube(cube, ws.cube_path)
-    return cube
+    return build_workspace_cube(ws)
 
 
 def _forecast(ws: Workspace, cube: xr.Dataset, members: int, seed: int) -> str:

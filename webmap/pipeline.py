@@ -95,6 +95,7 @@ def publish_workspace(
         tables["forecasts"] = forecasts
         layer = add_forecasts(layer, forecasts)
     officials = {"weekly": weekly_feed_table(cube), **_suggestions(ws, cube, communes, day)}
+    tables["real_province_weekly"] = real_province_weekly()
     meta: dict[str, Any] = {
         "as_of": cube.attrs.get("as_of"),
         "as_of_display": day.strftime("%d/%m/%Y"),
@@ -108,6 +109,18 @@ def publish_workspace(
     }
     return write_snapshot(
         ws.published, layer, meta, layers=layers, tables=tables, officials=officials
+    )
+
+
+def real_province_weekly(region_code: str = "27") -> pd.DataFrame:
+    """Bắc Ninh's real weekly cases (Ministry of Health / NCSC series shipped with safemap)."""
+    from geo.epi import read_province_series
+
+    series = read_province_series("ncsc")
+    series = series[series["region_code"] == region_code].set_index("date")["new_cases"]
+    weekly = series.resample("W-SAT").sum()
+    return pd.DataFrame(
+        {"week_end": weekly.index.strftime("%Y-%m-%d"), "cases": weekly.to_numpy(dtype=int)}
     )
 
 

@@ -171,6 +171,9 @@ def read_snapshot(published_dir: Path) -> Snapshot:
         When nothing has been published yet, with the command that publishes.
     """
     current = published_dir / SNAPSHOT_DIR
+    if not (current / META_FILE).exists() and (published_dir / ".previous" / META_FILE).exists():
+        # a publish was killed between its two renames: the previous snapshot is still whole
+        current = published_dir / ".previous"
     if not (current / META_FILE).exists():
         raise FileNotFoundError(
             f"nothing published in {published_dir}; run 'safemap demo --no-serve' "

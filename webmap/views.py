@@ -22,6 +22,7 @@ PAGE_TEXT = {
         "attribution": "Nguồn ranh giới",
         "modes": "Hiển thị",
         "legend": "Chú giải",
+        "real": "Số liệu thật",
         "search": "Tìm xã/phường",
     },
     "en": {
@@ -32,6 +33,7 @@ PAGE_TEXT = {
         "attribution": "Boundaries",
         "modes": "Show",
         "legend": "Legend",
+        "real": "Real data",
         "search": "Find a commune",
     },
 }
@@ -56,8 +58,10 @@ def index() -> ResponseReturnValue:
     assert isinstance(root, folium.Figure)
     root.render()
     config = map_config(lang, hidden_horizons=snapshot.meta.get("hidden_horizons"))
+    real = snapshot.tables.get("real_province_weekly")
     config.update(
         {
+            "real_weekly": [] if real is None else real.to_dict("records"),
             "map": fmap.get_name(),
             "layer": layer.get_name(),
             "has_forecast": "forecast_7d_per_100k" in snapshot.communes.columns,

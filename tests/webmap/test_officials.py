@@ -252,3 +252,27 @@ def test_sparkline_and_feed_series() -> None:
     weeks, rows = feed_series(weekly, ["09163", "09166"])
     assert weeks == ["2021-05-01", "2021-05-08"]
     assert rows[0]["values"] == [2, 7]
+
+
+def test_officials_see_a_banner_when_the_last_update_failed(app, published_workspace) -> None:
+    import json
+
+    status = published_workspace / "published" / "last_update.json"
+    status.write_text(
+        json.dumps(
+            {
+                "status": "failed",
+                "step": "build",
+                "error": "disk full",
+                "finished_at": "2021-05-22T00:00:00",
+            }
+        ),
+        "utf-8",
+    )
+    try:
+        client = app.test_client()
+        _login(client)
+        page = client.get("/officials/").get_data(as_text=True)
+        assert 'id="update-banner"' in page and "disk full" in page
+    finally:
+        status.unlink()

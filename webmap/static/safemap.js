@@ -163,6 +163,38 @@
       .catch(() => container.append(el("p", { className: "note" }, L_.forecast_none)));
   }
 
+  // ---- the real province series (the demo's feeds are synthetic; these counts are not) ------
+  function realChart(rows) {
+    const W = 320, H = 150, pad = 18, ns = "http://www.w3.org/2000/svg";
+    const top = Math.max(1, ...rows.map((r) => r.cases));
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H); svg.setAttribute("role", "img");
+    const bw = (W - 2 * pad) / rows.length;
+    rows.forEach((r, i) => {
+      const h = ((H - 2 * pad) * r.cases) / top;
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("x", pad + i * bw); rect.setAttribute("y", H - pad - h);
+      rect.setAttribute("width", Math.max(bw - 0.5, 0.5)); rect.setAttribute("height", h);
+      rect.setAttribute("fill", "#b10026");
+      const title = document.createElementNS(ns, "title"); title.textContent = r.week_end + ": " + r.cases;
+      rect.append(title); svg.append(rect);
+    });
+    const text = (x, y, s, anchor) => { const t = document.createElementNS(ns, "text");
+      t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("font-size", "9");
+      t.setAttribute("text-anchor", anchor); t.textContent = s; svg.append(t); };
+    text(pad, H - 4, rows[0].week_end, "start"); text(W - pad, H - 4, rows[rows.length - 1].week_end, "end");
+    text(2, 10, fmt(top), "start");
+    return svg;
+  }
+  document.getElementById("real-data").addEventListener("click", () => {
+    if (!cfg.real_weekly.length) { return; }
+    const closeButton = el("button", { className: "close", type: "button", title: L_.close }, "×");
+    closeButton.addEventListener("click", () => { panel.hidden = true; });
+    panel.replaceChildren(closeButton, el("h2", {}, L_.real_title), realChart(cfg.real_weekly),
+      el("p", { className: "note" }, L_.real_source));
+    panel.hidden = false;
+  });
+
   // ---- search -----------------------------------------------------------------------------
   const names = [];
   communes.eachLayer((layer) => {
