@@ -19,20 +19,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-FEED_ORDER = (
-    "venues",
-    "workers",
-    "cases",
-    "contacts",
-    "tests",
-    "declarations",
-    "checkins",
-    "movements",
-    "assessments",
-    "feedback",
-    "vaccinations",
-    "workforce",
-)
 
 
 def naive_counts(events: dict[str, pd.DataFrame], dates: pd.DatetimeIndex, communes: pd.Index):
@@ -109,7 +95,9 @@ def main(argv: list[str]) -> int:
     ws = open_workspace(work / "workspace")
     started = time.perf_counter()
     rows = 0
-    for feed in FEED_ORDER:
+    from webmap.pipeline import DEMO_FEED_ORDER
+
+    for feed in DEMO_FEED_ORDER:
         summary = ingest_file(ws, feed, feeds / f"{feed}.csv")
         rows += 0 if summary.already_ingested else summary.rows
     if rows:

@@ -831,7 +831,8 @@ def data_response(
         body = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
     etag = _etag(body)
     gzipped = getattr(body, "gzipped", None)
-    if gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+    accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+    if gzipped is not None and accepts_gzip and current_app.config.get("COMPRESS_REGISTER", True):
         # cached bodies are compressed once per snapshot, not once per request
         response = Response(gzipped, mimetype=mimetype)
         response.headers["Content-Encoding"] = "gzip"

@@ -56,9 +56,9 @@ def published_workspace(tmp_path_factory, real_communes) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def live_server(published_workspace) -> Iterator[str]:
-    app = create_app({"TESTING": True, "WORKSPACE": str(published_workspace)})
+def serve_in_thread(workspace: Path) -> Iterator[str]:
+    """Serve the app of ``workspace`` on a free localhost port; yield its base URL."""
+    app = create_app({"TESTING": True, "WORKSPACE": str(workspace)})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -67,6 +67,11 @@ def live_server(published_workspace) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(published_workspace) -> Iterator[str]:
+    yield from serve_in_thread(published_workspace)
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +124,12 @@ def demo_workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_server(demo_workspace) -> Iterator[str]:
-    app = create_app({"TESTING": True, "WORKSPACE": str(demo_workspace)})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    yield from serve_in_thread(demo_workspace)
+
+
+def sample_path(rule: str) -> str:
+    """A concrete path for a URL rule: the first choice of ``any(...)``, 1 for other arguments."""
+    import re
+
+    path = re.sub(r"<any\('([^']+)'[^>]*>", r"\1", rule)
+    return re.sub(r"<[^>]+>", "1", path)

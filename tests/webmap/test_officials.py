@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.webmap.conftest import sample_path
 from webmap import create_app
 from webmap.access import PUBLIC_ENDPOINTS
 from webmap.auth import LOGIN_MAX_FAILURES, add_user
@@ -174,7 +175,7 @@ def test_every_non_public_route_needs_a_login(app) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "1", rule.rule)
+        path = sample_path(rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if method == "GET":
                 response = client.get(path)
