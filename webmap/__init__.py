@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, g, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -111,11 +111,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             return jsonify(error=exc.description, status=exc.code), exc.code or 500
         return exc
 
+    @app.before_request
+    def csp_nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def inject_nonce() -> dict[str, str]:
+        return {"csp_nonce": g.get("csp_nonce", "")}
+
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]
+        # scripts: the app's own files, plus the map's inline script carrying this
+        # request's nonce; styles may be inline (Leaflet positions layers with style=)
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            f"default-src 'self'; script-src 'self' 'nonce-{g.get('csp_nonce', '')}'; "
             "style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: https://tile.openstreetmap.org; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",

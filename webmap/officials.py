@@ -187,3 +187,17 @@ def suggestions() -> ResponseReturnValue:
         tracing=[] if tracing is None else tracing.head(50).to_dict("records"),
         testing=[] if testing is None else testing.head(30).to_dict("records"),
     )
+
+
+@bp.get("/proposals.geojson")
+@login_required("official")
+def proposals() -> ResponseReturnValue:
+    """Zones proposed from the forecast, with their evaluation (officials only)."""
+    from webmap.publish import OFFICIALS_DIR, SNAPSHOT_DIR
+
+    path = published_dir() / SNAPSHOT_DIR / OFFICIALS_DIR / "proposals.geojson"
+    if not path.exists():
+        return current_app.response_class(
+            '{"type": "FeatureCollection", "features": []}', mimetype="application/geo+json"
+        )
+    return current_app.response_class(path.read_bytes(), mimetype="application/geo+json")

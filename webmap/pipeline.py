@@ -95,6 +95,7 @@ def publish_workspace(
         tables["forecasts"] = forecasts
         layer = add_forecasts(layer, forecasts)
     officials = {"weekly": weekly_feed_table(cube), **_suggestions(ws, cube, communes, day)}
+    proposals = _latest_proposals(ws)
     tables["real_province_weekly"] = real_province_weekly()
     meta: dict[str, Any] = {
         "as_of": cube.attrs.get("as_of"),
@@ -108,8 +109,21 @@ def publish_workspace(
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return write_snapshot(
-        ws.published, layer, meta, layers=layers, tables=tables, officials=officials
+        ws.published,
+        layer,
+        meta,
+        layers=layers,
+        tables=tables,
+        officials=officials,
+        officials_files={} if proposals is None else {"proposals.geojson": proposals},
     )
+
+
+def _latest_proposals(ws: Workspace) -> Path | None:
+    """The latest 'safemap zones propose' output file, or None."""
+    folder = ws.root / "forecasts"
+    files = sorted(folder.glob("zones-*.geojson")) if folder.exists() else []
+    return files[-1] if files else None
 
 
 def real_province_weekly(region_code: str = "27") -> pd.DataFrame:
@@ -166,7 +180,7 @@ def build_demo(
     report : callable
         Receives one line of progress per step.
     """
-    from forecast._cli_workspace import forecast
+    from forecast._cli_workspace import forecast, zones
     from geo._cli_synth import synth
     from geo.build import build_workspace_cube
     from geo.ingest import ingest_file
@@ -207,6 +221,11 @@ def build_demo(
         report(f"forecast: SEIR ensemble of {forecast_members} members + statistical models")
         forecast.main(
             ["--workspace", str(ws.root), "--members", str(forecast_members)],
+            standalone_mode=False,
+        )
+        report("zones: lockdown proposals from the forecast (officials only)")
+        zones.main(
+            ["propose", "--workspace", str(ws.root), "--members", str(min(forecast_members, 50))],
             standalone_mode=False,
         )
     target = publish_workspace(ws, cube, synthetic=True)

@@ -134,11 +134,13 @@ def write_snapshot(
     layers: dict[str, gpd.GeoDataFrame] | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
     officials: dict[str, pd.DataFrame] | None = None,
+    officials_files: dict[str, Path] | None = None,
 ) -> Path:
     """Write a snapshot atomically under ``published_dir/current`` and return its path.
 
     ``layers`` and ``tables`` are public: aggregates only, no person-level rows.
-    ``officials`` tables go to ``officials/``, served only behind the officials' login.
+    ``officials`` tables and ``officials_files`` (name -> file copied) go to ``officials/``,
+    served only behind the officials' login.
     """
     published_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=published_dir))
@@ -148,8 +150,10 @@ def write_snapshot(
         extra.to_file(staging / f"{name}.geojson", driver="GeoJSON", COORDINATE_PRECISION=5)
     for name, table in (tables or {}).items():
         table.to_csv(staging / f"{name}.csv", index=False)
-    if officials:
-        write_officials_tables(staging, officials)
+    if officials or officials_files:
+        write_officials_tables(staging, officials or {})
+    for name, source in (officials_files or {}).items():
+        shutil.copyfile(source, staging / OFFICIALS_DIR / name)
     (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     target = published_dir / SNAPSHOT_DIR
     previous = published_dir / ".previous"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import folium
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webmap.data import get_snapshot
@@ -80,7 +80,7 @@ def index() -> ResponseReturnValue:
         text=PAGE_TEXT[lang],
         meta=snapshot.meta,
         config_json=json.dumps(config, ensure_ascii=False),
-        map_header=root.header.render(),
+        map_header=root.header.render().replace("<script>", f'<script nonce="{g.csp_nonce}">'),
         map_html=root.html.render(),
         map_script=root.script.render(),
     )

@@ -164,7 +164,13 @@ def test_unknown_api_route_is_a_json_error(client) -> None:
 
 def test_security_headers(client) -> None:
     response = client.get("/")
-    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    page = response.get_data(as_text=True)
+    assert f'<script nonce="{nonce}">' in page
+    assert "<script>" not in page  # every inline script carries the nonce
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
 

@@ -120,6 +120,36 @@
     document.getElementById("evaluation").replaceChildren();
   });
 
+  // proposals: communes whose forecast 14-day incidence passes the threshold, merged
+  const proposalLayer = L.geoJSON(null, { style: { color: "#6a3d9a", weight: 2, dashArray: "3 5", fillOpacity: 0.05 } }).addTo(map);
+  async function loadProposals() {
+    const data = await api("GET", "/officials/proposals.geojson");
+    proposalLayer.clearLayers(); proposalLayer.addData(data);
+    const list = document.getElementById("proposals");
+    list.replaceChildren();
+    if (!data.features.length) { list.append("Không có đề xuất (dự báo dưới ngưỡng)."); }
+    for (const f of data.features) {
+      const p = f.properties;
+      const codes = String(p.commune_codes || "").split(/[;,]\s*/).filter(Boolean);
+      const averted = p.cases_averted_14d_q50 === undefined || p.cases_averted_14d_q50 === null ? ""
+        : " · tránh được ~" + p.cases_averted_14d_q50 + " ca/14 ngày (90%: " + p.cases_averted_14d_q05 + "–" + p.cases_averted_14d_q95 + ")";
+      const li = document.createElement("li");
+      li.textContent = (p.commune_names || codes.join(", ")) + " – " + (p.population ?? "?") + " người, dự báo "
+        + p.forecast_cases_14d + " ca/14 ngày" + averted + ", gỡ sau " + p.release_rule_days + " ngày ";
+      const b = document.createElement("button");
+      b.textContent = "Lưu làm nháp"; b.className = "from-proposal";
+      b.addEventListener("click", async () => {
+        try {
+          await api("POST", "/api/zones", { name: "Đề xuất: " + (p.commune_names || codes.join(", ")),
+            communes: codes, release_rule_days: p.release_rule_days });
+          await loadZones();
+        } catch (e) { showError(e); }
+      });
+      li.append(b);
+      list.append(li);
+    }
+  }
   fetch("/api/communes").then((r) => r.json()).then((data) => communes.addData(data));
   loadZones();
+  loadProposals().catch(showError);
 })();

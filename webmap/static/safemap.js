@@ -217,6 +217,7 @@
     showPanel(hit.layer.feature.properties);
   }
   search.addEventListener("change", go);
+  document.getElementById("search-form").addEventListener("submit", (e) => { e.preventDefault(); go(); });
   search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); go(); } });
 
   // ---- overlays from the API --------------------------------------------------------------
