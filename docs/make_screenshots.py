@@ -54,8 +54,8 @@ def main(workspace: Path) -> None:
 
             page.goto(base + "/?lang=en")
             page.wait_for_selector("path.leaflet-interactive")
-            if page.locator("#mode-forecast_7d").count():
-                page.click("#mode-forecast_7d input")
+            if page.locator("#mode-forecast_7").count():
+                page.click("#mode-forecast_7 input")
             page.wait_for_timeout(500)
             page.screenshot(path=str(OUT / "public-map-en-forecast.png"))
 
