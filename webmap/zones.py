@@ -7,12 +7,13 @@ login and a CSRF token (``X-CSRFToken`` header) and is recorded in the audit log
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from shapely.geometry import mapping
 from sqlalchemy import select
@@ -68,6 +69,13 @@ def zone_feature(zone: Zone, today: date | None = None) -> dict[str, Any]:
         "release_rule_days": zone.release_rule_days,
         "released_on": zone.released_on,
         "population": zone.evaluation.get("population"),
+        "cases_averted_14d": zone.evaluation.get("cases_averted_14d_q50"),
+        "cases_averted_14d_90": [
+            zone.evaluation.get("cases_averted_14d_q05"),
+            zone.evaluation.get("cases_averted_14d_q95"),
+        ],
+        "cases_averted_28d": zone.evaluation.get("cases_averted_28d_q50"),
+        "cases_averted_error": zone.evaluation.get("cases_averted_error"),
     }
     if zone.status == "published" and zone.start_date:
         snapshot = get_snapshot()
@@ -162,9 +170,58 @@ def create_zone() -> ResponseReturnValue:
     db.flush()
     audit(db, user.name, "create_zone", "zone", zone.id, name=zone.name, rule=rule)
     db.commit()
+    _start_averted_job(
+        zone.id, [c["commune_code"] for c in evaluation["communes"] if c["share"] >= 0.5], rule
+    )
     feature = zone_feature(zone)
     feature["properties"]["evaluation"] = evaluation
     return jsonify(feature), 201
+
+
+def _start_averted_job(zone_id: int, codes: list[str], rule_days: int) -> None:
+    """Compute the zone's cases averted in the background (model runs never block a request)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not codes or app.config.get("ZONE_AVERTED") is False:
+        return
+    if app.config.get("SCENARIO_JOBS_INLINE"):
+        compute_cases_averted(app, zone_id, codes, rule_days)
+    else:
+        threading.Thread(
+            target=compute_cases_averted, args=(app, zone_id, codes, rule_days), daemon=True
+        ).start()
+
+
+def compute_cases_averted(app: Flask, zone_id: int, codes: list[str], rule_days: int) -> None:
+    """Store ``cases_averted_*`` (14 and 28 days, 90% interval) in the zone's evaluation."""
+    import numpy as np
+
+    from forecast.ensemble import calibrate_ensemble, default_forecast_date, history_before
+    from forecast.proposals import cases_averted_for
+    from forecast.workspace import load_workspace_inputs
+    from geo.workspace import open_workspace
+
+    try:
+        ws = open_workspace(app.config["WORKSPACE"], create=False)
+        inputs = load_workspace_inputs(ws)
+        start = default_forecast_date(inputs.cube)
+        ensemble = calibrate_ensemble(
+            history_before(inputs.cube, start), days=29, members=50, rng=np.random.default_rng(0)
+        )
+        averted: dict[str, Any] = cases_averted_for(
+            ensemble, inputs.coupling, codes, start, rule_days
+        )
+        averted["cases_averted_from"] = start.isoformat()
+    except Exception as exc:  # the zone stays usable; say why there is no figure
+        averted = {"cases_averted_error": str(exc)[:500]}
+    with app.app_context():
+        session = current_app.extensions["safemap_db"]()
+        try:
+            zone = session.get(Zone, zone_id)
+            if zone is not None:
+                zone.evaluation = {**zone.evaluation, **averted}
+                session.commit()
+        finally:
+            session.close()
 
 
 def _transition(zone_id: int, to: str, allowed_from: tuple[str, ...]) -> ResponseReturnValue:

@@ -23,6 +23,7 @@ def planner_server(published_workspace, tmp_path):
             "TESTING": True,
             "WORKSPACE": str(published_workspace),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "ZONE_AVERTED": False,  # no cube in this workspace
         }
     )
     with Session(make_engine(app.config["DATABASE_URL"])) as session:

@@ -24,6 +24,7 @@ def app(published_workspace, tmp_path):
             "TESTING": True,
             "WORKSPACE": str(published_workspace),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "ZONE_AVERTED": False,  # no cube here; see test_zone_cases_averted_on_the_demo
         }
     )
     with Session(make_engine(app.config["DATABASE_URL"])) as session:
@@ -277,3 +278,31 @@ def test_officials_see_a_banner_when_the_last_update_failed(app, published_works
         assert 'id="update-banner"' in page and "disk full" in page
     finally:
         status.unlink()
+
+
+def test_zone_cases_averted_on_the_demo(demo_workspace, tmp_path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "WORKSPACE": str(demo_workspace),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "SCENARIO_JOBS_INLINE": True,
+        }
+    )
+    with Session(make_engine(app.config["DATABASE_URL"])) as session:
+        add_user(session, "lan", PASSWORD, "official")
+    client = app.test_client()
+    _login(client)
+    busiest = max(
+        client.get("/api/communes").get_json()["features"],
+        key=lambda f: f["properties"]["cases_7d"],
+    )["properties"]["commune_code"]
+    created = client.post(
+        "/api/zones", json={"name": "z", "communes": [busiest]}, headers=_json_headers(client)
+    ).get_json()
+    zones = client.get("/api/zones?status=all").get_json()["features"]
+    props = next(f["properties"] for f in zones if f["id"] == created["id"])
+    assert props["cases_averted_error"] is None
+    low, high = props["cases_averted_14d_90"]
+    assert low <= props["cases_averted_14d"] <= high
+    assert props["cases_averted_28d"] >= 0

@@ -73,7 +73,9 @@
     document.getElementById("evaluation").replaceChildren(p);
   }
 
+  let pollTimer = null;
   async function loadZones() {
+    let pending = false;
     const data = await api("GET", "/api/zones?status=all");
     zoneLayer.clearLayers(); zoneLayer.addData(data);
     const list = document.getElementById("zones");
@@ -83,6 +85,15 @@
       li.dataset.zoneId = f.id;
       const p = f.properties;
       li.textContent = "#" + f.id + " " + p.name + " – " + p.status + " – " + (p.population ?? "?") + " người ";
+      if (p.cases_averted_14d !== null && p.cases_averted_14d !== undefined) {
+        li.textContent += "· tránh được ~" + p.cases_averted_14d + " ca/14 ngày (90%: "
+          + p.cases_averted_14d_90[0] + "–" + p.cases_averted_14d_90[1] + ") ";
+      } else if (p.cases_averted_error) {
+        li.textContent += "· chưa tính được số ca tránh được ";
+      } else if (p.status === "draft") {
+        li.textContent += "· đang tính số ca tránh được… ";
+        pending = true;
+      }
       if (p.status === "published" && p.earliest_release) {
         li.textContent += "(gỡ sớm nhất " + p.earliest_release + ") ";
       }
@@ -98,6 +109,8 @@
       }
       list.append(li);
     }
+    clearTimeout(pollTimer);
+    if (pending) { pollTimer = setTimeout(loadZones, 4000); }
   }
 
   document.getElementById("evaluate").addEventListener("click", async () => {
