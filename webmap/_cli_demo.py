@@ -1,4 +1,4 @@
-"""``safemap demo`` and ``safemap serve``."""
+"""``safemap demo`` (``safemap serve`` lives in ``webmap/_cli_ops.py``)."""
 
 from __future__ import annotations
 
@@ -69,20 +69,6 @@ def demo(
         raise click.ClickException(str(exc)) from exc
     if not no_serve:
         _serve(workspace_dir, host, port)
-
-
-@click.command("serve")
-@_workspace_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-def serve(workspace_dir: str | None, host: str, port: int) -> None:
-    """Serve the web map of a workspace that has a published snapshot.
-
-    Example:
-
-        safemap serve --workspace workspace --port 5000
-    """
-    _serve(workspace_dir, host, port)
 
 
 def _serve(workspace_dir: str | None, host: str, port: int) -> None:
