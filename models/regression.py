@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
@@ -30,19 +31,32 @@ from statsmodels.tools.sm_exceptions import (
 
 from models.errors import ModelInputError
 from models.features import FEATURES
+from models.rules import Band, load_rule_set
 
-# Decision 4800 criterion 1, new community cases per 100,000 per week: level 1 below 20,
-# level 4 from 150 (both graded NP/S); 20-50-150 middle cut-offs UNVERIFIED
-# (see docs/risk-rules.md). Used for the upturn target.
-TRANSMISSION_BANDS_PER_100K = (20.0, 50.0, 150.0)
+TRANSMISSION_RULES = ("4800", "community_incidence_7d_per_100k")
+
+
+@functools.lru_cache(maxsize=1)
+def _transmission_bands() -> tuple[Band, ...]:
+    """Decision 4800 criterion 1 bands, read once from the rule set data (models/rules/data)."""
+    rule_set, criterion = TRANSMISSION_RULES
+    return load_rule_set(rule_set).criteria[criterion].bands
 
 
 def transmission_level(cases_7d: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """Level 1-4 of weekly cases per 100,000 on the 4800 criterion-1 bands (0 if no population)."""
+    """Level of weekly cases per 100,000 on the 4800 criterion-1 bands (0 if no population).
+
+    The bands and their inclusive/exclusive bounds come from the rule set file, the same data
+    the rule engine scores with (the 20-50-150 middle cut-offs are flagged unverified there).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         incidence = np.where(population > 0, cases_7d / population * 1e5, np.nan)
-    level = 1 + np.searchsorted(np.asarray(TRANSMISSION_BANDS_PER_100K), incidence, side="right")
-    return np.where(np.isfinite(incidence), level, 0)
+    level = np.zeros(incidence.shape, dtype=int)
+    for band in _transmission_bands():
+        lower = incidence >= band.lower if band.lower_inclusive else incidence > band.lower
+        upper = incidence <= band.upper if band.upper_inclusive else incidence < band.upper
+        level = np.where(lower & upper, int(band.value), level)
+    return level
 
 
 def _design(X: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:

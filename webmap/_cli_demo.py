@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 _workspace_option = click.option(
@@ -68,18 +66,8 @@ def demo(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if not no_serve:
-        _serve(workspace_dir, host, port)
+        from webmap._cli_ops import serve
 
-
-def _serve(workspace_dir: str | None, host: str, port: int) -> None:
-    from geo.workspace import resolve_home
-    from webmap import create_app
-
-    home = resolve_home(workspace_dir)
-    if not (Path(home) / "published").exists():
-        raise click.ClickException(
-            f"nothing published in {home}; run 'safemap demo --no-serve --workspace {home}' first"
+        click.get_current_context().invoke(
+            serve, workspace_dir=workspace_dir, host=host, port=port, production=False
         )
-    app = create_app({"WORKSPACE": str(home)})
-    click.echo(f"serving {home} at http://{host}:{port}  (Ctrl+C stops)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -167,18 +167,6 @@ LEVEL_NAMES = {
 }
 
 
-def incidence_colour(value: float | None) -> str:
-    """Fill colour of a 7-day incidence per 100,000 (white for missing)."""
-    if value is None or not np.isfinite(value):
-        return NO_DATA_COLOUR
-    if value <= 0:
-        return INCIDENCE_BINS[0][2]
-    for low, high, colour in INCIDENCE_BINS[1:]:
-        if low <= value < high:
-            return colour
-    return INCIDENCE_BINS[-1][2]
-
-
 def level_colour(level: float | None) -> str:
     """Fill colour of a risk level 1-4 (white for unknown)."""
     if level is None or not np.isfinite(level) or int(level) not in LEVEL_COLOURS:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from models.rules._engine import assess_risk, rollup
 from models.rules._indicators import derive_rates, indicators_from_cube
 from models.rules._load import list_rule_sets, load_rule_set, rule_set_in_force
-from models.rules._model import RiskLevel, RuleSet, rule_set_from_dict
+from models.rules._model import Band, RiskLevel, RuleSet, rule_set_from_dict
 
 __all__ = [
+    "Band",
     "RiskLevel",
     "RuleSet",
     "assess_risk",

@@ -10,7 +10,7 @@ import xarray as xr
 from shapely.geometry import box
 
 from webmap import ASSETS_DIR, create_app
-from webmap.maps import build_safe_map, incidence_colour
+from webmap.maps import build_safe_map, map_config
 from webmap.publish import build_commune_layer, read_snapshot, write_snapshot
 
 
@@ -83,20 +83,13 @@ def test_missing_snapshot_says_how_to_publish(tmp_path) -> None:
         read_snapshot(tmp_path / "published")
 
 
-@pytest.mark.parametrize(
-    ("value", "colour"),
-    [
-        (0, "#ffffcc"),
-        (0.1, "#fed976"),
-        (20, "#fd8d3c"),
-        (149.9, "#e31a1c"),
-        (150, "#800026"),
-        (float("nan"), "#ffffff"),
-        (None, "#ffffff"),
-    ],
-)
-def test_incidence_colour_bands(value, colour) -> None:
-    assert incidence_colour(value) == colour
+def test_map_config_bands_are_contiguous_and_ordered() -> None:
+    bins = map_config("vi")["incidence_bins"]
+    assert bins[0][:2] == [0.0, 0.0]  # zero has its own colour
+    for (_, high, _), (low, _, _) in zip(bins[1:], bins[2:], strict=False):
+        assert high == low
+    assert bins[-1][1] is None  # open-ended top band
+    assert len({colour for *_, colour in bins}) == len(bins)
 
 
 def test_map_uses_only_local_assets(communes, cube) -> None:
