@@ -58,6 +58,13 @@ PACKAGED_SETS: dict[str, tuple[str, str]] = {
     "bac-ninh-2021": ("bac-ninh-2021/communes.geojson", "bac_ninh_communes_2021.geojson"),
     "bac-ninh-2025": ("bac-ninh-2025/communes.geojson", "bac_ninh_communes_2025.geojson"),
 }
+#: generated sets (no data file; built by code, cached like the others): name -> attribution
+GENERATED_SETS: dict[str, str] = {
+    "vn-synthetic-national": (
+        "Synthetic: Voronoi communes drawn from a population-density surface by "
+        "boundaries.national.build_national_set(seed=0); not real boundaries or populations"
+    ),
+}
 POPULATION_2021 = "bac-ninh-2021/population.csv"
 #: Bac Giang province, 2020 average population (GSO), quoted in SOURCES.md
 BAC_GIANG_POPULATION_2020 = 1_841_700
@@ -73,6 +80,7 @@ POPULATION_NOTES = {
         "incidence without replacing it"
     ),
     "imported": "population field of the imported file",
+    "synthetic": "SYNTHETIC: drawn from a density surface (boundaries.national); not real",
     "missing": "no population in the imported file",
 }
 
@@ -346,6 +354,10 @@ def _source_files(name: str, workspace_dir: str | os.PathLike[str] | None) -> li
         if name == "bac-ninh-2025":
             files += [DATA_DIR / PACKAGED_SETS["bac-ninh-2021"][0], DATA_DIR / POPULATION_2021]
         return files
+    if name in GENERATED_SETS:
+        from boundaries import national  # the generator's code is the source: edits rebuild
+
+        return [Path(national.__file__)]
     folder = _imported_dir(workspace_dir)
     if folder is not None and (folder / name / IMPORTED_GEOMETRY).is_file():
         meta = folder / name / IMPORTED_META  # optional: a hand-made folder may lack it
@@ -378,6 +390,12 @@ def _build(name: str, workspace_dir: str | os.PathLike[str] | None) -> gpd.GeoDa
             + "); former Bắc Giang units estimated (see population_source)."
         )
         return build_bac_ninh_2025(raw, load_boundary_set("bac-ninh-2021"), attribution)
+    if name in GENERATED_SETS:
+        from boundaries.national import build_national_set
+
+        # Voronoi cells are valid and tile the rectangle: nothing for repair_topology to do
+        empty = pd.DataFrame(columns=REPORT_COLUMNS)
+        return _finish(build_national_set(), empty, name, GENERATED_SETS[name])
     folder = _imported_dir(workspace_dir)
     assert folder is not None  # _source_files checked it
     meta_path = folder / name / IMPORTED_META
