@@ -139,7 +139,47 @@ Feed columns follow `docs/data-formats.md`. `reported_cases` in `truth.nc` equal
     show_default=True,
     help="Also write venues.geojson (point features).",
 )
+@click.option(
+    "--national",
+    is_flag=True,
+    default=False,
+    help="National volumes instead: venues and one day (--start) of check-ins only, written "
+    "in Parquet/CSV partitions of --chunk-rows rows (never all in memory); the boundary set "
+    "defaults to vn-synthetic-national. See docs/national.md.",
+)
+@click.option(
+    "--checkins",
+    "n_checkins",
+    type=click.IntRange(1, None),
+    default=100_000_000,
+    show_default=True,
+    help="With --national: check-ins of the day.",
+)
+@click.option(
+    "--venues",
+    "n_venues",
+    type=click.IntRange(1, None),
+    default=None,
+    help="With --national: venues (default: one per 100 check-ins, at most 1,000,000).",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(1, None),
+    default=1_000_000,
+    show_default=True,
+    help="With --national: check-ins per partition file (each one ingest batch).",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="With --national: format of the venues file and the check-in partitions.",
+)
+@click.pass_context
 def synth(
+    ctx: click.Context,
     days: int,
     seed: int,
     out_dir: Path,
@@ -147,6 +187,11 @@ def synth(
     start: datetime,
     boundary_set: str,
     geojson: bool,
+    national: bool,
+    n_checkins: int,
+    n_venues: int | None,
+    chunk_rows: int,
+    file_format: str,
 ) -> None:
     """Write a realistic synthetic set of every feed, with its ground truth.
 
@@ -156,8 +201,28 @@ def synth(
     OUT/<feed>.csv, OUT/truth.nc (the true infections and reproduction numbers),
     OUT/params.json and OUT/README.md, and prints the row count of each feed.
 
-    Example: safemap synth --days 60 --seed 0 --out demo-feeds
+    With --national, writes national volumes instead (see docs/national.md):
+    OUT/venues.parquet and OUT/checkins/part-NNNNN.parquet for the day --start.
+
+    \b
+    Examples:
+      safemap synth --days 60 --seed 0 --out demo-feeds
+      safemap synth --national --checkins 100000000 --out national-feeds
     """
+    if national:
+        source = ctx.get_parameter_source("boundary_set")
+        explicit = source is not None and source.name == "COMMANDLINE"
+        _write_national(
+            out_dir,
+            boundary_set=boundary_set if explicit else "vn-synthetic-national",
+            day=start.date(),
+            seed=seed,
+            n_checkins=n_checkins,
+            n_venues=n_venues,
+            chunk_rows=chunk_rows,
+            file_format=file_format,
+        )
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -225,3 +290,112 @@ def synth(
     table.add_row("truth: infections", f"{int(result.truth['infections'].sum()):,}")
     table.add_row("truth: reported cases", f"{int(result.truth['reported_cases'].sum()):,}")
     Console().print(table)
+
+
+NATIONAL_README = """# Synthetic national feeds
+
+Written by `safemap synth --national {args}`. Every venue and check-in is invented; so is the
+boundary set if it is `vn-synthetic-national` (see `docs/national.md`).
+
+| file | content |
+|---|---|
+| `venues.{ext}` | {venues:,} venues, placed in proportion to commune population |
+| `checkins/part-*.{ext}` | {checkins:,} check-ins of {day} in {parts:,} partitions |
+| `params.json` | the options and the seed |
+
+Ingest the venues first, then the partitions (each one batch), e.g. on a Dask cluster:
+`safemap ingest venues venues.{ext}` then `safemap ingest checkins checkins/*.{ext} --scheduler
+local`.
+"""
+
+
+def write_partition(frame: pd.DataFrame, path: Path) -> None:
+    """Write one partition as Parquet (string columns, lz4) or CSV, by ``path``'s suffix."""
+    if path.suffix == ".csv":
+        write_csv(frame, path)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="lz4")
+
+
+def _write_national(
+    out_dir: Path,
+    *,
+    boundary_set: str,
+    day: date,
+    seed: int,
+    n_checkins: int,
+    n_venues: int | None,
+    chunk_rows: int,
+    file_format: str,
+) -> None:
+    from rich.console import Console
+
+    from geo._synth_national import checkins_chunk, chunk_sizes, national_venues
+
+    try:
+        communes = load_communes(boundary_set)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--boundary-set") from exc
+    venues_n = n_venues if n_venues is not None else max(1, min(1_000_000, n_checkins // 100))
+    sizes = chunk_sizes(n_checkins, chunk_rows)
+    if len(sizes) > 99_999:
+        raise click.BadParameter(
+            f"{len(sizes):,} partitions of {chunk_rows:,} rows; expected at most 99,999; "
+            "pass a larger --chunk-rows",
+            param_hint="--chunk-rows",
+        )
+    world_seq, *chunk_seqs = np.random.SeedSequence(seed).spawn(1 + len(sizes))
+    console = Console(stderr=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = out_dir / "checkins"
+    parts.mkdir(exist_ok=True)
+    for stale in parts.glob("part-*.*"):  # a previous run with more partitions
+        stale.unlink()
+    with console.status(f"drawing {venues_n:,} venues over {boundary_set}..."):
+        venues = national_venues(communes, venues_n, np.random.default_rng(world_seq))
+        write_partition(venues, out_dir / f"venues.{file_format}")
+    venue_ids = venues["venue_id"].to_numpy(dtype=object)
+    n_people = int(pd.to_numeric(communes["population"], errors="coerce").fillna(0).sum()) or 1
+    del venues
+    written = 0
+    with console.status("writing check-ins...") as status:
+        for i, (rows, seq) in enumerate(zip(sizes, chunk_seqs, strict=True)):
+            frame = checkins_chunk(venue_ids, rows, day, n_people, np.random.default_rng(seq))
+            write_partition(frame, parts / f"part-{i:05d}.{file_format}")
+            written += rows
+            status.update(f"writing check-ins: {written:,} / {n_checkins:,}")
+    params = {
+        "boundary_set": boundary_set,
+        "day": day.isoformat(),
+        "seed": seed,
+        "checkins": n_checkins,
+        "venues": venues_n,
+        "chunk_rows": chunk_rows,
+        "partitions": len(sizes),
+        "format": file_format,
+    }
+    (out_dir / "params.json").write_text(
+        json.dumps(params, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    args = (
+        f"--boundary-set {boundary_set} --start {day} --seed {seed} --checkins {n_checkins} "
+        f"--venues {venues_n} --chunk-rows {chunk_rows} --format {file_format}"
+    )
+    (out_dir / "README.md").write_text(
+        NATIONAL_README.format(
+            args=args,
+            ext=file_format,
+            venues=venues_n,
+            checkins=n_checkins,
+            day=day,
+            parts=len(sizes),
+        ),
+        encoding="utf-8",
+    )
+    click.echo(
+        f"{out_dir}: {venues_n:,} venues, {n_checkins:,} check-ins of {day} in "
+        f"{len(sizes):,} partitions ({boundary_set})"
+    )
