@@ -19,19 +19,37 @@ from geo.workspace import open_workspace
 )
 @click.option("--start", default=None, help="First day of the cube, YYYY-MM-DD (default: data).")
 @click.option("--end", default=None, help="Last day of the cube, YYYY-MM-DD (default: data).")
-def build(workspace_dir: str | None, start: str | None, end: str | None) -> None:
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|ADDRESS",
+    help="Count on Dask, partition by partition: 'local' starts a LocalCluster (one worker "
+    "per core), an address such as tcp://10.0.0.5:8786 uses a running scheduler whose "
+    "workers see the workspace. Default: in this process. Same cube either way.",
+)
+def build(
+    workspace_dir: str | None, start: str | None, end: str | None, scheduler: str | None
+) -> None:
     """Aggregate every ingested feed into the date x commune (and x H3 cell) cube.
 
-    Writes <workspace>/cube.nc (NetCDF). Example:
+    Writes <workspace>/cube.nc (NetCDF). Examples:
 
-        safemap build --workspace workspace
+    \b
+      safemap build --workspace workspace
+      safemap build --workspace national --scheduler local
     """
     from geo.build import build_workspace_cube
 
     ws = open_workspace(workspace_dir, create=False)
     started = time.perf_counter()
     try:
-        cube = build_workspace_cube(ws, start=start, end=end)
+        if scheduler is None:
+            cube = build_workspace_cube(ws, start=start, end=end)
+        else:
+            from geo.distributed import build_cube_distributed, dask_client
+
+            with dask_client(scheduler) as client:
+                cube = build_cube_distributed(client, ws, start=start, end=end)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     seconds = time.perf_counter() - started

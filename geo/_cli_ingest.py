@@ -12,7 +12,7 @@ from rich.table import Table
 from geo.errors import FeedError, WorkspaceError
 from geo.ingest import IngestSummary, feed_status, ingest_file
 from geo.schemas import FEED_NAMES
-from geo.workspace import open_workspace
+from geo.workspace import Workspace, open_workspace
 
 _CTX = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -69,8 +69,20 @@ def _print_summary(console: Console, summary: IngestSummary) -> None:
     default=None,
     help="Latest allowed date, YYYY-MM-DD (default: today in Vietnam).",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|ADDRESS",
+    help="Ingest on Dask, one task per file: 'local' starts a LocalCluster (one worker per "
+    "core), an address such as tcp://10.0.0.5:8786 uses a running scheduler whose workers "
+    "see the workspace and the files at the same paths. Default: in this process.",
+)
 def ingest(
-    feed: str, files: tuple[Path, ...], workspace: Path | None, today: datetime | None
+    feed: str,
+    files: tuple[Path, ...],
+    workspace: Path | None,
+    today: datetime | None,
+    scheduler: str | None,
 ) -> None:
     """Validate FEED files and store them in the workspace's event store.
 
@@ -90,6 +102,7 @@ def ingest(
       safemap ingest venues synth/venues.csv
       safemap ingest checkins synth/checkins.csv --workspace ./workspace
       safemap ingest cases cases_may.csv cases_june.csv --today 2021-07-13
+      safemap ingest checkins national/checkins/*.parquet --scheduler local
     """
     console = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -97,6 +110,11 @@ def ingest(
         ws = open_workspace(workspace)
     except WorkspaceError as exc:
         raise click.ClickException(str(exc)) from exc
+    if scheduler is not None:
+        failed = _ingest_distributed(ws, feed.lower(), files, today, scheduler, console, errors)
+        if failed:
+            raise SystemExit(1)
+        return
     failed = 0
     for path in files:
         try:
@@ -109,6 +127,38 @@ def ingest(
         _print_summary(console, summary)
     if failed:
         raise SystemExit(1)
+
+
+def _ingest_distributed(
+    ws: Workspace,
+    feed: str,
+    files: tuple[Path, ...],
+    today: datetime | None,
+    scheduler: str,
+    console: Console,
+    errors: Console,
+) -> int:
+    """Ingest on Dask and print each file's summary in order; return the failed files."""
+    from geo.distributed import dask_client, ingest_files_distributed
+
+    try:
+        with (
+            console.status(f"ingesting {len(files)} files as {feed} on Dask ({scheduler})..."),
+            dask_client(scheduler) as client,
+        ):
+            results = ingest_files_distributed(
+                client, ws, feed, files, today=today.date() if today else None
+            )
+    except WorkspaceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    failed = 0
+    for result in results:
+        if isinstance(result, IngestSummary):
+            _print_summary(console, result)
+        else:
+            failed += 1
+            errors.print(f"Error: {result}", markup=False)
+    return failed
 
 
 @click.command("status", context_settings=_CTX)

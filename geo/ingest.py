@@ -136,7 +136,12 @@ def load_venue_table(ws: Workspace) -> pd.DataFrame:
 
 
 def build_context(
-    ws: Workspace, feed: str, frame: pd.DataFrame, *, today: date
+    ws: Workspace,
+    feed: str,
+    frame: pd.DataFrame,
+    *,
+    today: date,
+    stored_keys: np.ndarray | None = None,
 ) -> ValidationContext:
     """Assemble the validation context of a feed file from the workspace.
 
@@ -153,6 +158,10 @@ def build_context(
         The file's rows (only its columns are looked at).
     today : datetime.date
         Latest allowed date.
+    stored_keys : numpy.ndarray, optional
+        Unique-key hashes (uint64) to reject duplicates of; default: every row the store
+        holds now (``geo.store.stored_ids``). The Dask path passes the keys of the batches
+        committed before its run, so concurrent tasks all see the same store.
 
     Returns
     -------
@@ -182,7 +191,7 @@ def build_context(
         known_communes=frozenset(str(c) for c in communes.index),
         point_index=point_index,
         h3_resolution=ws.config.h3_resolution,
-        stored_ids={feed: stored_ids(ws, feed)},
+        stored_ids={feed: stored_ids(ws, feed) if stored_keys is None else stored_keys},
         venues=venues,
         gazetteer=gazetteer,
         pseudonym_key=ws.config.pseudonym_key,
@@ -190,7 +199,12 @@ def build_context(
 
 
 def ingest_file(
-    ws: Workspace, feed: str, path: str | Path, *, today: date | None = None
+    ws: Workspace,
+    feed: str,
+    path: str | Path,
+    *,
+    today: date | None = None,
+    stored_keys: np.ndarray | None = None,
 ) -> IngestSummary:
     """Validate a feed file and store its accepted and rejected rows as one batch.
 
@@ -204,6 +218,8 @@ def ingest_file(
         CSV, Parquet or GeoJSON file.
     today : datetime.date, optional
         Latest allowed date (default: today in Vietnam).
+    stored_keys : numpy.ndarray, optional
+        Passed to :func:`build_context` (default: the keys the store holds now).
 
     Returns
     -------
@@ -237,7 +253,9 @@ def ingest_file(
         )
     frame = read_feed_bytes(data, name=p.name)
     del data
-    context = build_context(ws, schema.name, frame, today=today or local_today())
+    context = build_context(
+        ws, schema.name, frame, today=today or local_today(), stored_keys=stored_keys
+    )
     result = validate_feed(feed, frame, context=context)
     counts, examples = summarize_rejects(result.rejects)
     write_batch(
