@@ -53,12 +53,25 @@ def _as_date(value: datetime | None) -> date | None:
     help="SEIR ensemble members.",
 )
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
-def forecast(workspace_dir: str | None, day: datetime | None, members: int, seed: int) -> None:
+@click.option(
+    "--skill-weeks",
+    type=click.IntRange(0, 52),
+    default=8,
+    show_default=True,
+    help="Back-test the forecaster at the last N Mondays before D (data before D only) "
+    "and write D-skill.json; horizons that do not beat the baseline are hidden from "
+    "the public map. 0 skips it (every horizon is then hidden).",
+)
+def forecast(
+    workspace_dir: str | None, day: datetime | None, members: int, seed: int, skill_weeks: int
+) -> None:
     """Quantile forecasts of daily and weekly cases per commune, district and province.
 
     Combines the calibrated SEIR ensemble and the statistical models (level-wise
     median of quantiles) using only cube data dated before D. Writes
-    WORKSPACE/forecasts/D.nc and WORKSPACE/forecasts/D.csv (Hub long format).
+    WORKSPACE/forecasts/D.nc and WORKSPACE/forecasts/D.csv (Hub long format), and
+    the relative WIS per horizon of a rolling-origin back-test against the
+    COVIDhub-baseline in WORKSPACE/forecasts/D-skill.json (docs/publication.md).
 
     Example:
 
@@ -67,10 +80,10 @@ def forecast(workspace_dir: str | None, day: datetime | None, members: int, seed
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from forecast.ensemble import default_forecast_date
-    from forecast.workspace import load_workspace_inputs, run_workspace_forecast
+    from forecast.workspace import load_workspace_inputs, read_skill, run_workspace_forecast
 
     ws = _open(workspace_dir)
-    steps = ("calibrate", "simulate", "statistical", "combine")
+    steps = ("calibrate", "simulate", "statistical", "combine", "skill")
     try:
         forecast_date = _as_date(day) or default_forecast_date(load_workspace_inputs(ws).cube)
         with Progress(
@@ -82,9 +95,15 @@ def forecast(workspace_dir: str | None, day: datetime | None, members: int, seed
                 bar.update(task, completed=steps.index(name), description=f"forecast: {name}")
 
             ds, nc_path, csv_path = run_workspace_forecast(
-                ws, forecast_date, members=members, seed=seed, progress=step
+                ws,
+                forecast_date,
+                members=members,
+                seed=seed,
+                progress=step,
+                skill_weeks=skill_weeks,
             )
             bar.update(task, completed=len(steps) + 1, description="forecast: written")
+        skill = read_skill(ws, forecast_date)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     province = ds["weekly_cases"].sel(location="province")
@@ -96,6 +115,27 @@ def forecast(workspace_dir: str | None, day: datetime | None, members: int, seed
             f"[{float(q.sel(quantile=0.05)):.0f}, {float(q.sel(quantile=0.95)):.0f}]"
         )
     click.echo(f"wrote {nc_path}\nwrote {csv_path}")
+    _print_skill(skill)
+
+
+def _print_skill(skill: dict[str, Any] | None) -> None:
+    if skill is None:
+        click.echo("skill: not back-tested (--skill-weeks 0): every horizon will be hidden")
+        return
+    origins = skill.get("origins", [])
+    click.echo(
+        f"skill: back-test at {len(origins)} Mondays ({', '.join(origins) or 'none'}); "
+        "relative WIS of the communes vs the COVIDhub-baseline:"
+    )
+    for target, verdict in skill.get("horizons", {}).items():
+        relative = verdict.get("relative_wis")
+        shown = "shown" if verdict.get("beats_baseline") else "hidden"
+        value = "not measurable" if relative is None else f"{relative:.2f}"
+        click.echo(f"  {target}: {value} -> {shown} on the public map")
+    for item in skill.get("skipped", []):
+        click.echo(f"  origin {item['origin']} skipped: {item['reason']}")
+    path_note = skill.get("forecast_date")
+    click.echo(f"wrote forecasts/{path_note}-skill.json")
 
 
 @click.group("scenario")
@@ -243,6 +283,14 @@ def zones() -> None:
     help="Posterior members of the averted-cases runs.",
 )
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option(
+    "--unit",
+    type=click.Choice(["commune", "h3"]),
+    default="commune",
+    show_default=True,
+    help="Zones made of whole communes, or of contiguous H3 cells (the workspace's "
+    "resolution; each commune's forecast split among its cells by recent located cases).",
+)
 def zones_propose(
     workspace_dir: str | None,
     day: datetime | None,
@@ -250,22 +298,26 @@ def zones_propose(
     out: Path | None,
     members: int,
     seed: int,
+    unit: str,
 ) -> None:
     """Propose lockdown zones where the forecast 14-day incidence passes the threshold.
 
-    Uses WORKSPACE/forecasts/D.nc (computed first when missing). Each zone is
-    evaluated (population, venues by type, workers, cases averted over 14 and 28
-    days against no action, release rule) and written as GeoJSON.
+    Uses WORKSPACE/forecasts/D.nc (computed first when missing). With --unit commune
+    (default) zones are contiguous communes; with --unit h3 they are contiguous
+    clusters of H3 cells. Each zone is evaluated (population, venues by type,
+    workers, cases averted over 14 and 28 days against no action, release rule) and
+    written as GeoJSON (default WORKSPACE/forecasts/zones-D.geojson, or
+    zones-h3-D.geojson for --unit h3).
 
     Example:
 
-        safemap zones propose --workspace workspace --threshold-per-100k 50
+        safemap zones propose --workspace workspace --threshold-per-100k 50 --unit h3
     """
     import geopandas as gpd
     import numpy as np
 
     from forecast.ensemble import calibrate_ensemble, default_forecast_date, history_before
-    from forecast.proposals import propose_zones
+    from forecast.proposals import propose_cell_zones, propose_zones
     from forecast.workspace import (
         forecast_paths,
         load_workspace_inputs,
@@ -296,7 +348,8 @@ def zones_propose(
             members=members,
             rng=np.random.default_rng(seed),
         )
-        proposals = propose_zones(
+        propose = propose_cell_zones if unit == "h3" else propose_zones
+        proposals = propose(
             inputs.cube,
             inputs.communes,
             ds,
@@ -309,7 +362,8 @@ def zones_propose(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_zones(proposals, forecast_date, threshold_per_100k)
-    target = out or ws.root / "forecasts" / f"zones-{forecast_date}.geojson"
+    name = f"zones-h3-{forecast_date}" if unit == "h3" else f"zones-{forecast_date}"
+    target = out or ws.root / "forecasts" / f"{name}.geojson"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(proposals.to_json(drop_id=True, ensure_ascii=False), encoding="utf-8")
     click.echo(f"wrote {target}")
@@ -341,9 +395,12 @@ def _print_zones(proposals: Any, forecast_date: date, threshold: float) -> None:
             else "-"
             for w in (14, 28)
         ]
+        where = str(row["commune_names"])
+        if "n_cells" in row:
+            where = f"{row['n_cells']} cells in {where}"
         view.add_row(
             str(row["zone_id"]),
-            str(row["commune_names"]),
+            where,
             f"{row['population']:,}",
             f"{row['forecast_cases_14d']:.0f} ({row['forecast_incidence_14d_per_100k']:.0f}/100k)",
             venues or "-",
@@ -353,7 +410,7 @@ def _print_zones(proposals: Any, forecast_date: date, threshold: float) -> None:
         )
     Console(width=160).print(view)
     if proposals.empty:
-        click.echo("no commune passes the threshold")
+        click.echo("no commune or cell passes the threshold")
 
 
 @click.command("suggest")
