@@ -109,7 +109,7 @@ def dask_client(
                 threads_per_worker=1,
                 processes=processes,
                 memory_limit=memory_limit,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: several clusters may run
             ) as cluster,
             Client(cluster) as client,
         ):
