@@ -43,6 +43,7 @@ members with numpy; the only Python loops are over steps and over fixed blocks o
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -628,8 +629,17 @@ def simulate(
     out_inf = np.zeros((members, int(days), n), dtype=np.float32)
     out_det = np.zeros((members, int(days), n), dtype=np.float32)
 
-    blocks: list[tuple[int, int, np.random.Generator | None]]
-    if stochastic:
+    compiled = stochastic and sampler != "numpy"
+    blocks: list[tuple[int, int, Any]]
+    if compiled:
+        # one xoshiro256** stream per member: blocks only share out the work
+        assert rng is not None
+        states = _kernel.member_streams(rng, members)
+        bounds = np.linspace(0, members, max(1, min(int(workers), members)) + 1).astype(int)
+        blocks = [
+            (int(a), int(b), states[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    elif stochastic:
         assert rng is not None
         n_blocks = -(-members // MEMBER_BLOCK_SIZE)
         streams = rng.spawn(n_blocks)
@@ -639,9 +649,28 @@ def simulate(
         ]
     else:
         blocks = [(0, members, None)]
+    mixer = _Mixer(cpl, x0[:, :, 0].sum(axis=0), x0.sum(axis=0)) if compiled else None
 
-    def run(block: tuple[int, int, np.random.Generator | None]) -> None:
+    def run(block: tuple[int, int, Any]) -> None:
         lo, hi, stream = block
+        if mixer is not None:
+            _run_block_compiled(
+                params,
+                x0[:, :, lo:hi],
+                mixer,
+                inputs,
+                int(days),
+                steps_per_day,
+                stream,
+                lo,
+                hi,
+                store_idx,
+                out_state,
+                out_inf,
+                out_det,
+                NORMAL_MIN_VARIANCE if sampler == "normal" else math.inf,
+            )
+            return
         _run_block(
             params,
             x0[:, :, lo:hi],
@@ -656,7 +685,6 @@ def simulate(
             out_state,
             out_inf,
             out_det,
-            sampler,
         )
 
     if workers > 1 and len(blocks) > 1:
@@ -713,7 +741,6 @@ def _run_block(
     out_state: np.ndarray,
     out_inf: np.ndarray,
     out_det: np.ndarray,
-    sampler: str,
 ) -> None:
     """Advance one block of members through every day, writing into the outputs."""
     stochastic = rng is not None
@@ -762,29 +789,10 @@ def _run_block(
             d1, d2 = np.rint(d1).astype(np.int64), np.rint(d2).astype(np.int64)
         inf_day = np.zeros(x.shape[1:], dtype=float)
         det_day = np.zeros(x.shape[1:], dtype=float)
-        shape = x.shape[1:]
-        compiled = stochastic and sampler != "numpy"
-        min_variance = NORMAL_MIN_VARIANCE if sampler == "normal" else math.inf
-        if compiled:
-            k_args = (
-                _kernel.broadcast_2d(p_a_leave, shape),
-                _kernel.broadcast_2d(q_a, shape),
-                _kernel.broadcast_2d(p_s_leave, shape),
-                _kernel.broadcast_2d(q_s, shape),
-                p_q,
-                _kernel.broadcast_2d_int(d1, shape),
-                _kernel.broadcast_2d_int(d2, shape),
-            )
         for _ in range(steps_per_day):
             i_eff = x[_IS] + rel_a * x[_IA]
             prevalence = effective_coupling_matvec(cpl.off_t, m, home, i_eff) / n_eff
             lam = b * effective_coupling_matvec(cpl.off, m, home, prevalence)
-            if compiled:
-                lam_dt = np.ascontiguousarray(np.broadcast_to(lam * dt, shape))
-                _kernel.stochastic_step(
-                    rng, x, lam_dt, ve1, ve2, p_e, pa, *k_args, inf_day, det_day, min_variance
-                )
-                continue
             inf_s = draw(x[_S], -np.expm1(-lam * dt))
             inf_1 = draw(x[_V1], -np.expm1(-(1.0 - ve1) * lam * dt))
             inf_2 = draw(x[_V2], -np.expm1(-(1.0 - ve2) * lam * dt))
@@ -815,6 +823,155 @@ def _run_block(
         out_det[lo:hi, day] = det_day.T
         if store_idx:
             out_state[lo:hi, day] = x[store_idx].transpose(2, 1, 0)
+
+
+class _Mixer:
+    """Force of infection per unit ``beta`` for blocks of members, layout ``(commune, member)``.
+
+    ``foi = C_eff @ ((C_eff.T @ i_eff) / N_eff)``. Dense coupling with the same population in
+    every member: one precomputed ``n x n`` matrix ``C_eff diag(1 / N_eff) C_eff.T`` and one
+    BLAS product a step; sparse coupling: two compiled CSR products. The matrices of a day are
+    rebuilt only when the mobility vector changes (lockdowns), and shared by all blocks.
+    """
+
+    def __init__(self, cpl: _Coupling, pop: np.ndarray, pop_members: np.ndarray) -> None:
+        self.cpl = cpl
+        self.pop = pop  # (n,) people per commune, member 0
+        self.pop_members = pop_members  # (n, members)
+        self.same_pop = bool(
+            np.array_equal(pop_members, np.broadcast_to(pop[:, None], pop_members.shape))
+        )
+        self.sparse = sp.issparse(cpl.off)
+        self._key: bytes | None = None
+        self._mats: tuple[Any, ...] = ()
+        self._lock = threading.Lock()
+
+    def matrices(self, mobility: np.ndarray) -> tuple[Any, ...]:
+        """Return the day's ``(C_eff, C_eff.T)`` (and, dense, the mixing matrix)."""
+        key = mobility.tobytes()
+        with self._lock:
+            if key != self._key:
+                self._mats = self._build(mobility)
+                self._key = key
+            return self._mats
+
+    def _build(self, m: np.ndarray) -> tuple[Any, ...]:
+        home = stay_home_share(self.cpl.off, m)
+        if self.sparse:
+            c = sp.csr_array(sp.diags_array(m) @ self.cpl.off @ sp.diags_array(m))
+            c = sp.csr_array(c + sp.diags_array(home))
+            c.sort_indices()
+            n_eff = np.asarray(c.T @ self.pop).ravel()
+            n_eff = np.where(n_eff > 0, n_eff, 1.0)
+            c_t = sp.csr_array(c.T)
+            c_t.sort_indices()
+            return (c, c_t, None, n_eff)
+        c = m[:, None] * self.cpl.off * m[None, :] + np.diag(home)
+        n_eff = c.T @ self.pop
+        n_eff = np.where(n_eff > 0, n_eff, 1.0)
+        mix = (c / n_eff) @ c.T if self.same_pop else None
+        return (c, np.ascontiguousarray(c.T), mix, n_eff)
+
+    def force(self, mobility: np.ndarray, i_eff: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Return ``C_eff @ ((C_eff.T @ i_eff) / N_eff)`` for members ``lo:hi`` (n, block)."""
+        c, c_t, mix, n_eff = self.matrices(mobility)
+        if mix is not None:
+            return np.asarray(mix @ i_eff)
+        if self.same_pop:
+            n_eff_b = n_eff[:, None]
+        else:
+            n_eff_b = self._product(c_t, np.ascontiguousarray(self.pop_members[:, lo:hi]))
+            n_eff_b = np.where(n_eff_b > 0, n_eff_b, 1.0)
+        return self._product(c, self._product(c_t, i_eff) / n_eff_b)
+
+    def _product(self, a: Any, v: np.ndarray) -> np.ndarray:
+        if self.sparse:
+            return np.asarray(_kernel.csr_matmul(a.indptr, a.indices, a.data, v))
+        return np.asarray(a @ v)
+
+
+def _run_block_compiled(
+    params: SEIRParams,
+    x0: np.ndarray,
+    mixer: _Mixer,
+    inp: _Inputs,
+    days: int,
+    steps_per_day: int,
+    states: np.ndarray,
+    lo: int,
+    hi: int,
+    store_idx: list[int],
+    out_state: np.ndarray,
+    out_inf: np.ndarray,
+    out_det: np.ndarray,
+    normal_min_variance: float,
+) -> None:
+    """Stochastic samplers ``"exact"``/``"normal"``: members ``lo:hi``, compiled draws."""
+    st = states.copy()  # the caller's array stays as drawn
+    pop = x0.sum(axis=0)  # (n, block)
+    # whole people; S absorbs the rounding so each commune keeps round(N) people
+    x = np.rint(x0).astype(np.int64)
+    x[_S] = np.maximum(np.rint(pop).astype(np.int64) - x[1:].sum(axis=0), 0)
+    x = np.ascontiguousarray(x.transpose(1, 2, 0))  # (commune, member, compartment)
+    dt = 1.0 / steps_per_day
+    gamma = params.recovery_rate_per_day
+    p_e = -math.expm1(-params.progression_rate_per_day * dt)
+    pa = params.asymptomatic_fraction
+    p_q = -math.expm1(-gamma * dt)
+    rel_a = params.relative_infectiousness_asymptomatic
+
+    def log_max(p: np.ndarray | float) -> np.ndarray:
+        return np.log(np.maximum(p, 1.0 - np.asarray(p, dtype=float)))
+
+    consts = np.array(
+        [
+            1.0 - params.vaccine_efficacy_dose1,
+            1.0 - params.vaccine_efficacy_dose2,
+            p_e,
+            log_max(p_e),
+            pa,
+            log_max(pa),
+            p_q,
+            log_max(p_q),
+            rel_a,
+        ]
+    )
+    i_eff = x[:, :, _IS] + rel_a * x[:, :, _IA]
+    inf_day = np.zeros(x.shape[:2], dtype=np.int64)
+    det_day = np.zeros(x.shape[:2], dtype=np.int64)
+    for day in range(days):
+        m = inp.mobility[day if inp.mobility.shape[0] > 1 else 0]
+        b_dt = _day_slice(inp.beta, day, lo, hi) * (1.0 - _day_slice(inp.contact, day, lo, hi))
+        b_dt = b_dt * dt
+        tau = _day_slice(inp.isolation, day, lo, hi)
+        rate_a = gamma + params.detection_rate_asymptomatic_per_day + tau
+        rate_s = gamma + params.detection_rate_symptomatic_per_day + tau
+        leave = np.ascontiguousarray(
+            np.stack(
+                np.broadcast_arrays(
+                    -np.expm1(-rate_a * dt),
+                    1.0 - gamma / rate_a,
+                    -np.expm1(-rate_s * dt),
+                    1.0 - gamma / rate_s,
+                )  # fmt: skip
+            ),
+            dtype=np.float64,
+        )
+        log_leave = log_max(leave)
+        d1 = np.ascontiguousarray(np.rint(_day_slice(inp.dose1, day, lo, hi) * dt), dtype=np.int64)
+        d2 = np.ascontiguousarray(np.rint(_day_slice(inp.dose2, day, lo, hi) * dt), dtype=np.int64)
+        inf_day[:] = 0
+        det_day[:] = 0
+        for _ in range(steps_per_day):
+            lam_dt = np.ascontiguousarray(b_dt * mixer.force(m, i_eff, lo, hi))
+            _kernel.stochastic_step(
+                st, x, lam_dt, consts, leave, log_leave, d1, d2, inf_day, det_day, i_eff,
+                normal_min_variance,
+            )  # fmt: skip
+        out_inf[lo:hi, day] = inf_day.T
+        out_det[lo:hi, day] = det_day.T
+        if store_idx:
+            out_state[lo:hi, day] = x[:, :, store_idx].transpose(1, 0, 2)
 
 
 # ----------------------------------------------------------------------------- theory

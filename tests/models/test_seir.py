@@ -332,37 +332,83 @@ def test_per_member_initial_and_beta(population: pd.Series, coupling: xr.DataArr
     assert totals[1] > 100.0
 
 
-@pytest.mark.parametrize(
-    ("n", "p", "min_variance"),
-    [
-        (5, 0.3, np.inf),  # inversion
-        (10_000, 2e-4, np.inf),  # inversion, rare events
-        (400, 0.9, np.inf),  # inversion after flipping p
-        (2_000, 0.4, np.inf),  # BTPE
-        (2_000, 0.4, 25.0),  # normal approximation
-        (30, 0.5, 25.0),  # variance 7.5: exact even with the approximation on
-    ],
-)
-def test_kernel_binomial_moments(n: int, p: float, min_variance: float) -> None:
+# (n, p) grid crossing every branch of the compiled sampler: inversion (n p' < 10), BTRS
+# (n p' >= 10, squeeze and exact acceptance), p > 1/2 mirrored, rare events, huge n
+BINOMIAL_GRID = [
+    (1, 0.5),
+    (5, 0.3),
+    (40, 0.24),  # n p = 9.6: inversion, next to the switch
+    (42, 0.24),  # n p = 10.1: BTRS, next to the switch
+    (10_000, 2e-4),
+    (400, 0.9),
+    (60, 0.75),  # mirrored, BTRS (n (1 - p) = 15)
+    (200, 0.1),
+    (2_000, 0.4),
+    (1_000_000, 0.37),
+    (3, 0.999),
+]
+
+
+def draw_binomial(n: int, p: float, draws: int, seed: int, min_variance: float) -> np.ndarray:
     from models import _seir_kernel
 
-    draws = 40_000
-    x = np.zeros((8, 1, draws), dtype=np.int64)
-    x[3] = n  # E: e_out ~ Binomial(n, p_e)
-    zeros = np.zeros((1, draws))
-    inf_day, det_day = np.zeros((1, draws)), np.zeros((1, draws))
-    _seir_kernel.stochastic_step(
-        np.random.default_rng(4), x, zeros, 0.0, 0.0, p, 1.0, zeros, zeros, zeros, zeros, 0.0,
-        zeros.astype(np.int64), zeros.astype(np.int64), inf_day, det_day, min_variance,
-    )  # fmt: skip
-    e_out = n - x[3, 0]  # all leavers go to Ia (pa = 1)
-    np.testing.assert_array_equal(x[4, 0], e_out)
+    st = _seir_kernel.member_streams(np.random.default_rng(seed), draws)
+    return _seir_kernel.binomial_draws(st, np.full(draws, n), np.full(draws, p), min_variance)
+
+
+@pytest.mark.parametrize(("n", "p"), BINOMIAL_GRID)
+def test_compiled_binomial_matches_exact_distribution(n: int, p: float) -> None:
+    draws = 60_000
+    got = draw_binomial(n, p, draws, seed=n, min_variance=np.inf)
     mean, var = n * p, n * p * (1 - p)
+    assert got.min() >= 0
+    assert got.max() <= n
     # 5 standard errors of the sample mean and of the sample variance
-    assert abs(e_out.mean() - mean) < 5 * np.sqrt(var / draws)
-    assert abs(e_out.var() - var) < 5 * var * np.sqrt(2 / draws) + 1e-9
-    assert e_out.min() >= 0
-    assert e_out.max() <= n
+    assert abs(got.mean() - mean) < 5 * np.sqrt(var / draws)
+    assert abs(got.var() - var) < 5 * var * np.sqrt(2 / draws)
+    # and the whole pmf: chi-square over the cells with >= 20 expected draws
+    from scipy import stats
+
+    k = (
+        np.arange(n + 1)
+        if n <= 5_000
+        else np.arange(int(mean - 8 * var**0.5), int(mean + 8 * var**0.5))
+    )
+    expected = stats.binom.pmf(k, n, p) * draws
+    keep = expected >= 20
+    observed = np.bincount(got - k[0], minlength=len(k))[: len(k)][keep]
+    chi2 = float((((observed - expected[keep]) ** 2) / expected[keep]).sum())
+    assert stats.chi2.sf(chi2, max(int(keep.sum()) - 1, 1)) > 1e-4
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "exact"),
+    [
+        (2_000, 0.4, False),  # variance 480: normal approximation
+        (30, 0.5, True),  # variance 7.5: exact even with the approximation on
+        (60, 0.75, True),  # variance 11.25: exact
+    ],
+)
+def test_normal_sampler_moments_and_small_counts_exact(n: int, p: float, exact: bool) -> None:
+    draws = 60_000
+    got = draw_binomial(n, p, draws, seed=1, min_variance=25.0)
+    mean, var = n * p, n * p * (1 - p)
+    assert abs(got.mean() - mean) < 5 * np.sqrt(var / draws)
+    assert abs(got.var() - var) < 5 * var * np.sqrt(2 / draws) + 1 / 12  # + rounding
+    assert 0 <= got.min() and got.max() <= n
+    # below the variance threshold the draws are the exact sampler's, draw for draw
+    same = np.array_equal(got, draw_binomial(n, p, draws, seed=1, min_variance=np.inf))
+    assert same == exact
+
+
+def test_member_streams_differ_and_follow_the_seed() -> None:
+    from models import _seir_kernel
+
+    a = _seir_kernel.member_streams(np.random.default_rng(3), 1000)
+    b = _seir_kernel.member_streams(np.random.default_rng(3), 1000)
+    assert a.dtype == np.uint64 and a.shape == (1000, 4)
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a[:, 0])) == 1000
 
 
 # ----------------------------------------------------------------------------- R0 and growth
