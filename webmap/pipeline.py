@@ -7,6 +7,7 @@ Every step of the demo uses the production code path (the same functions and com
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from webmap.publish import (
     add_rt,
     build_commune_layer,
     cells_layer,
+    hidden_targets,
     venues_layer,
     weekly_feed_table,
     write_snapshot,
@@ -56,12 +58,61 @@ def _feed(ws: Workspace, feed: str) -> pd.DataFrame | None:
     return read_feed(ws, feed)
 
 
-def _latest_forecasts(ws: Workspace) -> pd.DataFrame | None:
+def _latest_forecast_file(ws: Workspace) -> Path | None:
+    """The latest ``forecasts/<D>.csv`` written by 'safemap forecast', or None."""
     folder = ws.root / "forecasts"
     files = sorted(folder.glob("*.csv")) if folder.exists() else []
-    if not files:
+    return files[-1] if files else None
+
+
+def read_forecast_skill(forecast_csv: Path) -> dict[str, Any] | None:
+    """The skill written beside a forecast (``<D>-skill.json``), or None when there is none.
+
+    Parameters
+    ----------
+    forecast_csv : pathlib.Path
+        ``<workspace>/forecasts/<D>.csv``.
+
+    Returns
+    -------
+    dict or None
+        The back-test's relative WIS per horizon (``forecast.workspace.skill_to_dict``).
+        A file that cannot be read counts as no skill (every horizon hidden), never as
+        skill.
+    """
+    path = forecast_csv.with_name(f"{forecast_csv.stem}-skill.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    return pd.read_csv(files[-1], dtype={"location": str})
+    return data if isinstance(data, dict) else None
+
+
+def skill_meta(skill: dict[str, Any] | None) -> dict[str, Any]:
+    """What the public snapshot says about the forecasts' skill (``meta["forecast_skill"]``).
+
+    Parameters
+    ----------
+    skill : dict or None
+        From :func:`read_forecast_skill`.
+
+    Returns
+    -------
+    dict
+        ``assessed`` (bool), and when assessed ``origins`` (the back-test's Mondays) and
+        ``relative_wis`` per weekly target (None where not measurable).
+    """
+    if skill is None:
+        return {"assessed": False}
+    return {
+        "assessed": True,
+        "origins": list(skill.get("origins", [])),
+        "relative_wis": {
+            str(target): verdict.get("relative_wis")
+            for target, verdict in (skill.get("horizons") or {}).items()
+            if isinstance(verdict, dict)
+        },
+    }
 
 
 def publish_workspace(
@@ -90,12 +141,21 @@ def publish_workspace(
     if venues is not None:
         layers["venues"] = venues_layer(venues, _feed(ws, "assessments"), as_of=day)
     tables: dict[str, pd.DataFrame] = {"indicators": indicators}
-    forecasts = _latest_forecasts(ws)
-    if forecasts is not None:
+    forecast_file = _latest_forecast_file(ws)
+    forecast_extra: dict[str, Any] = {}
+    if forecast_file is not None:
+        forecasts = pd.read_csv(forecast_file, dtype={"location": str})
+        skill = read_forecast_skill(forecast_file)
+        hidden = hidden_targets(skill)
         tables["forecasts"] = forecasts
-        layer = add_forecasts(layer, forecasts)
+        layer = add_forecasts(layer, forecasts, hidden_targets=hidden)
+        forecast_extra = {"hidden_horizons": hidden, "forecast_skill": skill_meta(skill)}
     officials = {"weekly": weekly_feed_table(cube), **_suggestions(ws, cube, communes, day)}
     proposals = _latest_proposals(ws)
+    officials_files = {} if proposals is None else {"proposals.geojson": proposals}
+    cell_proposals = _latest_proposals(ws, unit="h3")
+    if cell_proposals is not None:
+        officials_files["proposals_h3.geojson"] = cell_proposals
     tables["real_province_weekly"] = real_province_weekly()
     meta: dict[str, Any] = {
         "as_of": cube.attrs.get("as_of"),
@@ -107,6 +167,7 @@ def publish_workspace(
         "synthetic": synthetic,
         "suppression_threshold": ws.config.suppression_threshold,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **forecast_extra,
     }
     return write_snapshot(
         ws.published,
@@ -115,14 +176,15 @@ def publish_workspace(
         layers=layers,
         tables=tables,
         officials=officials,
-        officials_files={} if proposals is None else {"proposals.geojson": proposals},
+        officials_files=officials_files,
     )
 
 
-def _latest_proposals(ws: Workspace) -> Path | None:
-    """The latest 'safemap zones propose' output file, or None."""
+def _latest_proposals(ws: Workspace, *, unit: str = "commune") -> Path | None:
+    """The latest 'safemap zones propose' output file of ``unit`` (commune or h3), or None."""
     folder = ws.root / "forecasts"
-    files = sorted(folder.glob("zones-*.geojson")) if folder.exists() else []
+    pattern = "zones-h3-*.geojson" if unit == "h3" else "zones-[0-9]*.geojson"
+    files = sorted(folder.glob(pattern)) if folder.exists() else []
     return files[-1] if files else None
 
 

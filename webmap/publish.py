@@ -305,19 +305,27 @@ def venues_layer(
 FORECAST_WEEKS = {"forecast_7d": "1 wk ahead inc case", "forecast_14d": "2 wk ahead inc case"}
 
 
-def add_forecasts(layer: gpd.GeoDataFrame, forecasts: pd.DataFrame) -> gpd.GeoDataFrame:
+def add_forecasts(
+    layer: gpd.GeoDataFrame,
+    forecasts: pd.DataFrame,
+    *,
+    hidden_targets: list[str] | tuple[str, ...] = (),
+) -> gpd.GeoDataFrame:
     """Add each commune's forecast for epiweeks 1 and 2 (median and 95% interval, per 100,000).
 
     ``forecast_7d_*`` is the ``1 wk ahead`` target (the epiweek ending the Saturday after the
     forecast date), ``forecast_14d_*`` the ``2 wk ahead`` one; only the latest forecast date.
+    The columns of a target in ``hidden_targets`` are present but empty (NaN), so a horizon
+    without skill is never served through the commune layer.
     """
     hub = forecasts[forecasts["type"] == "quantile"].copy()
     hub["location"] = hub["location"].astype(str)
     hub = hub[hub["forecast_date"] == hub["forecast_date"].max()]
     out = layer.copy()
     population = pd.to_numeric(out["population"], errors="coerce")
+    hidden = set(hidden_targets)
     for prefix, target in FORECAST_WEEKS.items():
-        rows = hub[hub["target"] == target]
+        rows = hub[(hub["target"] == target) & (target not in hidden)]
         for suffix, level in (("median", 0.5), ("lower", 0.025), ("upper", 0.975)):
             values = rows[np.isclose(rows["quantile"], level)].set_index("location")["value"]
             out[f"{prefix}_{suffix}"] = values.reindex(out.index).round(1).to_numpy()
@@ -325,6 +333,49 @@ def add_forecasts(layer: gpd.GeoDataFrame, forecasts: pd.DataFrame) -> gpd.GeoDa
             per_100k = out[f"{prefix}_median"] / population.where(population > 0) * 100_000
         out[f"{prefix}_per_100k"] = per_100k.round(1)
     return out
+
+
+#: Targets of the published forecasts (``safemap forecast``): 1-4 weeks and 1-28 days ahead.
+WEEK_TARGETS = tuple(f"{h} wk ahead inc case" for h in range(1, 5))
+DAY_TARGETS = tuple(f"{n} day ahead inc case" for n in range(1, 29))
+
+
+def day_target_week(horizon_days: int) -> int:
+    """Epiweek (1-based) holding day ``D + horizon_days`` for a Monday forecast date D.
+
+    D - 1 is the Sunday starting epiweek 1, so day ``D + n`` falls in epiweek
+    ``(n + 1) // 7 + 1`` (days 1-5 in week 1, 6-12 in week 2, ..., 27-28 in week 5).
+    """
+    return (horizon_days + 1) // 7 + 1
+
+
+def hidden_targets(skill: dict[str, Any] | None) -> list[str]:
+    """Forecast targets to hide from the public map, from a forecast's skill data.
+
+    Parameters
+    ----------
+    skill : dict or None
+        Contents of ``forecasts/<D>-skill.json`` (``horizons``: per weekly target
+        ``beats_baseline``), or None when the forecast was not back-tested.
+
+    Returns
+    -------
+    list of str
+        A weekly target is hidden unless its back-test showed a relative WIS below 1
+        (``beats_baseline``): a relative WIS >= 1, and a horizon that could not be measured,
+        are hidden. A day-ahead target is hidden when the epiweek holding its day is
+        (:func:`day_target_week`; days 27-28 fall in epiweek 5, never back-tested). Without
+        skill data every target is hidden. Weekly targets first, then daily ones.
+    """
+    horizons = (skill or {}).get("horizons") or {}
+    shown_weeks = {
+        int(target.split(" ")[0])
+        for target, verdict in horizons.items()
+        if target in WEEK_TARGETS and isinstance(verdict, dict) and verdict.get("beats_baseline")
+    }
+    weeks = [t for h, t in enumerate(WEEK_TARGETS, start=1) if h not in shown_weeks]
+    days = [t for n, t in enumerate(DAY_TARGETS, start=1) if day_target_week(n) not in shown_weeks]
+    return weeks + days
 
 
 OFFICIALS_DIR = "officials"

@@ -368,3 +368,190 @@ def test_commands_need_a_workspace(tmp_path) -> None:
     group = click.Group(commands={"forecast": forecast_cmd})
     result = CliRunner().invoke(group, ["forecast", "--workspace", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no workspace at" in result.output
+
+
+# ----------------------------------------------------------------------------- skill back-test
+
+SKILL_CUBE_DAYS = 56  # 2021-04-26 .. 2021-06-20: six origins with 14 days of history
+
+
+def oracle_forecaster(truth: xr.Dataset, bad_horizon: int | None = None):
+    """Forecasts equal to the observed week (WIS 0), far off at ``bad_horizon``.
+
+    It reads the truth on purpose (a test device): skill must then be perfect except at
+    ``bad_horizon``. It also checks that the back-test hands it only days before the origin.
+    """
+    from forecast._hubframe import weekly_quantiles_to_hub
+
+    locations = cube_locations(truth)
+    tidy = history_to_tidy(truth, locations).set_index(["location", "date"])["value"]
+
+    def run(history: xr.Dataset, origin: date) -> pd.DataFrame:
+        assert pd.Timestamp(history["date"].values[-1]) == pd.Timestamp(origin) - pd.Timedelta(
+            1, "D"
+        )
+        q = np.zeros((len(locations.labels), 4, len(QUANTILE_LEVELS)))
+        for i, label in enumerate(locations.labels):
+            for h in range(1, 5):
+                end = pd.Timestamp(origin) + pd.Timedelta(days=5 + 7 * (h - 1))
+                days = pd.date_range(end=end, periods=7, freq="D")
+                observed = float(tidy.reindex([(label, d) for d in days]).fillna(0).sum())
+                q[i, h - 1, :] = observed * 3 + 20 if h == bad_horizon else observed
+        return weekly_quantiles_to_hub(q, list(locations.labels), origin)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def skill_cube() -> xr.Dataset:
+    return make_cube(days=SKILL_CUBE_DAYS, seed=11)
+
+
+@pytest.mark.parametrize("bad_horizon", [1, 3])
+def test_skill_hides_exactly_the_horizon_worse_than_the_baseline(
+    skill_cube: xr.Dataset, coupling: xr.DataArray, bad_horizon: int
+) -> None:
+    from forecast.workspace import forecast_skill
+
+    skill = forecast_skill(
+        skill_cube,
+        coupling,
+        FORECAST_DATE,
+        weeks=6,
+        rng=np.random.default_rng(0),
+        forecaster=oracle_forecaster(skill_cube, bad_horizon),
+    )
+    assert len(skill.origins) == 6 and skill.skipped == ()
+    verdicts = skill.verdicts()
+    bad = f"{bad_horizon} wk ahead inc case"
+    assert verdicts.loc[bad, "relative_wis"] >= 1 and not verdicts.loc[bad, "beats_baseline"]
+    others = verdicts.drop(index=bad)
+    assert others["beats_baseline"].all() and (others["relative_wis"] == 0).all()
+    communes = skill.table[skill.table["level"] == "commune"].set_index("horizon_weeks")
+    # horizon h is scored at the origins whose target week ends before D: 6 - (h - 1) of them
+    assert list(communes["n"]) == [6 * (6 - h + 1) for h in range(1, 5)]
+    province = skill.table[skill.table["level"] == "province"]
+    assert list(province["n"]) == [6, 5, 4, 3]
+
+
+def test_skill_reads_nothing_from_the_forecast_date_on(
+    skill_cube: xr.Dataset, coupling: xr.DataArray
+) -> None:
+    from forecast.workspace import forecast_skill
+
+    def last_week(history: xr.Dataset, origin: date) -> pd.DataFrame:
+        from forecast._hubframe import weekly_quantiles_to_hub
+
+        locations = cube_locations(history)
+        tidy = history_to_tidy(history.isel(date=slice(-7, None)), locations)
+        week = tidy.groupby("location", sort=False)["value"].sum().reindex(locations.labels)
+        spread = np.asarray(QUANTILE_LEVELS) * 2
+        q = week.to_numpy()[:, None, None] * spread[None, None, :] * np.ones((1, 4, 1))
+        return weekly_quantiles_to_hub(q, list(locations.labels), origin)
+
+    after = skill_cube.isel(date=slice(-10, None))
+    after = after.assign_coords(date=after["date"] + np.timedelta64(10, "D"))
+    later = xr.concat([skill_cube, after.assign(cases=after["cases"] * 0 + 500.0)], dim="date")
+    assert pd.Timestamp(later["date"].values[SKILL_CUBE_DAYS]) == pd.Timestamp(FORECAST_DATE)
+    kwargs = {"weeks": 4, "forecaster": last_week}
+    a = forecast_skill(skill_cube, coupling, FORECAST_DATE, rng=np.random.default_rng(1), **kwargs)
+    b = forecast_skill(later, coupling, FORECAST_DATE, rng=np.random.default_rng(1), **kwargs)
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_skill_of_the_workspace_forecaster(cube: xr.Dataset, coupling: xr.DataArray) -> None:
+    from forecast.workspace import forecast_skill
+
+    skill = forecast_skill(
+        cube, coupling, FORECAST_DATE, weeks=3, members=10, rng=np.random.default_rng(2)
+    )
+    # the 42-day cube starts 2021-05-10: origins need 14 days of history
+    assert skill.origins == (date(2021, 5, 31), date(2021, 6, 7), date(2021, 6, 14))
+    assert list(skill.table["level"].unique()) == ["commune", "province"]
+    commune = skill.table[skill.table["level"] == "commune"].set_index("horizon_weeks")
+    assert commune.loc[1, "n"] == 6 * 3 and commune.loc[4, "n"] == 0
+    assert np.isfinite(commune.loc[1, "relative_wis"]) and np.isnan(commune.loc[4, "relative_wis"])
+    verdicts = skill.verdicts()
+    assert not verdicts.loc["4 wk ahead inc case", "measurable"]
+    assert not verdicts.loc["4 wk ahead inc case", "beats_baseline"]  # not measured: hidden
+
+
+def test_skill_skips_origins_that_cannot_be_forecast(
+    skill_cube: xr.Dataset, coupling: xr.DataArray
+) -> None:
+    from forecast.workspace import forecast_skill
+
+    good = oracle_forecaster(skill_cube)
+
+    def flaky(history: xr.Dataset, origin: date) -> pd.DataFrame:
+        if origin < date(2021, 6, 7):
+            raise ForecastInputError("no case to calibrate on")
+        return good(history, origin)
+
+    skill = forecast_skill(
+        skill_cube, coupling, FORECAST_DATE, weeks=4, rng=np.random.default_rng(0), forecaster=flaky
+    )
+    assert skill.origins == (date(2021, 6, 7), date(2021, 6, 14))
+    assert [(d, r) for d, r in skill.skipped] == [
+        (date(2021, 5, 24), "no case to calibrate on"),
+        (date(2021, 5, 31), "no case to calibrate on"),
+    ]
+    none_left = forecast_skill(
+        skill_cube,
+        coupling,
+        FORECAST_DATE,
+        weeks=1,
+        rng=np.random.default_rng(0),
+        forecaster=lambda h, o: flaky(h, date(2021, 1, 4)),
+    )
+    assert (none_left.table["n"] == 0).all() and not none_left.verdicts()["measurable"].any()
+
+
+@pytest.mark.parametrize("weeks", [0, -2, 1.5])
+def test_skill_weeks_is_validated(cube: xr.Dataset, coupling: xr.DataArray, weeks) -> None:
+    from forecast.workspace import forecast_skill
+
+    with pytest.raises(
+        ForecastInputError, match=rf"skill weeks: got {weeks!r}; expected an integer >= 1"
+    ):
+        forecast_skill(cube, coupling, FORECAST_DATE, weeks=weeks, rng=np.random.default_rng(0))
+
+
+def test_skill_file_round_trip(tmp_path, skill_cube: xr.Dataset, coupling: xr.DataArray) -> None:
+    import json
+
+    from forecast.workspace import forecast_skill, read_skill, skill_path, write_skill
+
+    ws = Workspace(tmp_path, WorkspaceConfig())
+    assert read_skill(ws, FORECAST_DATE) is None
+    skill = forecast_skill(
+        skill_cube,
+        coupling,
+        FORECAST_DATE,
+        weeks=3,
+        rng=np.random.default_rng(0),
+        forecaster=oracle_forecaster(skill_cube, 3),
+    )
+    path = write_skill(ws, skill, members=10, seed=4)
+    assert path == skill_path(ws, FORECAST_DATE) == tmp_path / "forecasts" / "2021-06-21-skill.json"
+    data = read_skill(ws, FORECAST_DATE)
+    assert data is not None and data["origins"] == ["2021-05-31", "2021-06-07", "2021-06-14"]
+    horizons = data["horizons"]
+    assert horizons["1 wk ahead inc case"] == {
+        "relative_wis": 0.0,
+        "measurable": True,
+        "beats_baseline": True,
+    }
+    assert horizons["3 wk ahead inc case"]["beats_baseline"] is False
+    assert horizons["4 wk ahead inc case"] == {
+        "relative_wis": None,
+        "measurable": False,
+        "beats_baseline": False,
+    }
+    assert json.loads(path.read_text(encoding="utf-8")) == data  # plain JSON, no NaN
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ForecastInputError, match=r"2021-06-21-skill.json: not valid JSON .*rerun"):
+        read_skill(ws, FORECAST_DATE)
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ForecastInputError, match=r"got a list; expected a JSON object"):
+        read_skill(ws, FORECAST_DATE)
