@@ -1,7 +1,11 @@
-"""Damped log-linear trend on weekly counts with online empirical error quantiles.
+"""Ensemble of damped log-linear trends with online empirical error quantiles.
 
 Everything here works on a (week, location) array of weekly sums that ends with the
-last complete epiweek before the forecast date; nothing looks past that row.
+last complete epiweek before the forecast date; nothing looks past that row. The point
+forecast (log1p scale) is the mean of several simple members -- the last week's level
+(a local level) and damped log-linear trends whose growth is measured over 1, 2 and 3
+weeks -- and the quantiles come from that same point forecast's own past errors
+(:func:`past_errors`): a split-conformal step that only uses targets already observed.
 """
 
 from __future__ import annotations
@@ -18,46 +22,135 @@ from forecast.hub import QUANTILE_LEVELS
 class TrendParams:
     """Hyperparameters of the trend forecaster (units in the names).
 
-    Chosen by relative WIS on three tuning sets -- VnExpress (Mondays 2021-06-07..10-11),
-    vncdc (2021-05-03..08-30) and NCSC before the evaluation period (2021-01-04..05-24) --
-    never on the NCSC evaluation period (2021-06-07..12-27); see ``docs/forecast-skill.md``.
-    ``growth_multipliers`` with several values picks the trend weight per horizon online
-    (lowest past absolute error in counts); it was tried and is off by default.
+    Chosen by relative WIS and interval coverage on the tuning sets -- VnExpress (Mondays
+    2021-06-07..10-11), vncdc (2021-05-03..08-30 and 2020-07-06..12-28) and NCSC before the
+    evaluation period (2021-01-04..05-24) -- never on the NCSC evaluation period
+    (2021-06-07..12-27); see ``docs/forecast-skill.md``.
     """
 
-    growth_window_weeks: int = 2  # growth = mean weekly log change over this many weeks
+    growth_windows_weeks: tuple[int, ...] = (1, 2, 3)  # one trend member per window
+    include_level: bool = True  # a "no change" member (the last week's level)
     damping_per_week: float = 0.5  # phi: growth multiplies by phi each week ahead
     max_growth_per_week: float = 0.7  # |log change| cap (e^0.7 = x2 a week)
     error_window_weeks: int = 10  # past origins whose errors calibrate the quantiles
     level_bandwidth_log: float = 1.0  # kernel width in log1p(weekly count) for error pooling
     min_errors: int = 30  # fewer past errors than this: fall back to a wide default
     fallback_sd_log_per_week: float = 0.5  # default log-scale spread, grows with sqrt(h)
-    max_error_log_per_week: float = 0.85  # error quantiles clipped to +-(this x horizon
-    count_noise_sd: float = 2.0  # ... + this / sqrt(1 + forecast count): Poisson room
-    growth_multipliers: tuple[float, ...] = (1.0,)  # >1 value: chosen online per horizon
-    poisson_floor_min_mean: float = 1.0  # intervals at least Poisson(max(median, this))
+    max_error_log: float = 1.1  # error quantiles clipped to +-(this x h ** power
+    max_error_horizon_power: float = 0.5  # ... + count_noise_sd / sqrt(1 + forecast count))
+    count_noise_sd: float = 2.0
+    poisson_floor_min_mean: float = 0.3  # intervals at least Poisson(max(median, this))
     ensemble_trend_weight: float = 0.5  # "default" = w trend + (1 - w) baseline, by level
-    error_centering: str = "median"  # "median": errors re-centred on 0; "none"; "symmetric"
+    baseline_max_interval: float = 0.90  # the baseline joins central intervals up to this
+    error_centering: str = "median"  # "median": errors re-centred on 0; "none"
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot make a forecast."""
+        if not self.growth_windows_weeks and not self.include_level:
+            raise ValueError(
+                "TrendParams: no member; expected growth_windows_weeks or include_level=True"
+            )
+        if any(k < 1 for k in self.growth_windows_weeks):
+            raise ValueError(
+                f"TrendParams: growth_windows_weeks={self.growth_windows_weeks}; expected "
+                "positive numbers of weeks"
+            )
+        if self.error_centering not in ("median", "none"):
+            raise ValueError(
+                f"TrendParams: error_centering={self.error_centering!r}; expected 'median' "
+                "or 'none'"
+            )
 
 
-def point_log_forecasts(z: np.ndarray, horizons_weeks: int, params: TrendParams) -> np.ndarray:
-    """Return log1p point forecasts made at every origin.
+def damped_growth(z: np.ndarray, window_weeks: int, max_growth_per_week: float) -> np.ndarray:
+    """Return the mean weekly log change over ``window_weeks`` at every origin, capped.
 
-    ``z`` is log1p(weekly counts), shape (n_weeks, n_locations). Output has shape
-    (horizons_weeks, n_weeks, n_locations): entry ``[h-1, t]`` is the forecast made with
-    weeks ``0..t`` for week ``t + h``.
+    Parameters
+    ----------
+    z : numpy.ndarray
+        log1p(weekly counts), shape (n_weeks, n_locations).
+    window_weeks : int
+        Growth is ``(z[t] - z[t - window_weeks]) / window_weeks`` (shorter at the start).
+    max_growth_per_week : float
+        Cap on the absolute value.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``z``; row ``t`` uses rows ``0..t`` only.
     """
-    n, n_loc = z.shape
-    k = params.growth_window_weeks
+    n = z.shape[0]
+    k = window_weeks
     growth = np.zeros_like(z)
     if n > k:
         growth[k:] = (z[k:] - z[:-k]) / k
     for t in range(1, min(k, n)):  # short histories: whatever difference exists
         growth[t] = (z[t] - z[0]) / t
-    growth = np.clip(growth, -params.max_growth_per_week, params.max_growth_per_week)
+    return np.clip(growth, -max_growth_per_week, max_growth_per_week)
+
+
+def point_log_forecasts(z: np.ndarray, horizons_weeks: int, params: TrendParams) -> np.ndarray:
+    """Return log1p point forecasts made at every origin.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        log1p(weekly counts), shape (n_weeks, n_locations).
+    horizons_weeks : int
+        Weeks ahead.
+    params : TrendParams
+        Members, damping and growth cap.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (horizons_weeks, n_weeks, n_locations): entry ``[h-1, t]`` is the forecast made
+        with weeks ``0..t`` for week ``t + h``, the mean of the members' log forecasts.
+    """
     phi = params.damping_per_week
     cum = np.cumsum(phi ** np.arange(1, horizons_weeks + 1))
-    return z[None, :, :] + cum[:, None, None] * growth[None, :, :]
+    members = len(params.growth_windows_weeks) + int(params.include_level)
+    growth = sum(
+        damped_growth(z, k, params.max_growth_per_week) for k in params.growth_windows_weeks
+    )
+    mean_growth = np.asarray(growth, dtype="float64") / members
+    return z[None, :, :] + cum[:, None, None] * mean_growth[None, :, :]
+
+
+def past_errors(
+    z: np.ndarray, predictions: np.ndarray, horizon_weeks: int, window_weeks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the log errors of past forecasts whose target week is already observed.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        log1p(weekly counts), shape (n_weeks, n_locations); the last row is the last
+        complete week before the forecast date.
+    predictions : numpy.ndarray
+        Shape (horizons, n_weeks, n_locations) from :func:`point_log_forecasts`.
+    horizon_weeks : int
+        The horizon ``h`` (1-based).
+    window_weeks : int
+        Keep the latest ``window_weeks`` origins.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(errors, forecasts, origins)``: flattened errors ``z[t + h] - forecast``, the
+        forecasts they belong to and each error's origin week ``t``. Every target
+        ``t + h`` is at most the last row, so no error uses data after the forecast date.
+    """
+    last = z.shape[0] - 1
+    t_hi = last - horizon_weeks  # origins t whose target t + h is observed
+    t_lo = max(t_hi - window_weeks + 1, 0)
+    if t_hi < t_lo:
+        empty = np.zeros(0)
+        return empty, empty, np.zeros(0, dtype=int)
+    pred = predictions[horizon_weeks - 1, t_lo : t_hi + 1]
+    errors = z[t_lo + horizon_weeks : t_hi + horizon_weeks + 1] - pred
+    origins = np.repeat(np.arange(t_lo, t_hi + 1), z.shape[1])
+    return errors.reshape(-1), pred.reshape(-1), origins
 
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -96,40 +189,16 @@ def trend_quantiles(
     """
     p = params or TrendParams()
     z = np.log1p(np.maximum(weekly, 0.0))
-    n, n_loc = z.shape
+    n_loc = z.shape[1]
     probs = np.asarray(QUANTILE_LEVELS)
-    flat = z[None, :, :]
-    trend_part = point_log_forecasts(z, horizons_weeks, p) - flat
+    pred = point_log_forecasts(z, horizons_weeks, p)
     out = np.empty((n_loc, horizons_weeks, len(probs)))
-    last = n - 1
     for h in range(1, horizons_weeks + 1):
-        # origins t whose target t+h is observed: t <= last - h; keep the latest window
-        t_hi = last - h
-        t_lo = max(t_hi - p.error_window_weeks + 1, 0)
-        pred = flat + p.growth_multipliers[0] * trend_part
-        if len(p.growth_multipliers) > 1 and t_hi >= t_lo:
-            # pick the trend weight whose past forecasts had the smallest absolute error in
-            # counts, pooled over locations (the scale relative WIS is judged on)
-            observed = np.expm1(z[t_lo + h : t_hi + h + 1])
-            losses = [
-                np.abs(
-                    observed
-                    - np.expm1(flat[0, t_lo : t_hi + 1] + m * trend_part[h - 1, t_lo : t_hi + 1])
-                ).sum()
-                for m in p.growth_multipliers
-            ]
-            pred = flat + p.growth_multipliers[int(np.argmin(losses))] * trend_part
-        centre = pred[h - 1, last]  # (L,)
-        if t_hi >= t_lo:
-            errs = (z[t_lo + h : t_hi + h + 1] - pred[h - 1, t_lo : t_hi + 1]).reshape(-1)
-            at = pred[h - 1, t_lo : t_hi + 1].reshape(-1)
-        else:
-            errs = np.zeros(0)
-            at = np.zeros(0)
-        if p.error_centering == "symmetric":
-            errs = np.concatenate([errs, -errs])
-            at = np.concatenate([at, at])
+        centre = pred[h - 1, -1]  # (L,)
+        errs, at, _ = past_errors(z, pred, h, p.error_window_weeks)
         if len(errs) >= p.min_errors:
+            # errors pooled over locations, weighted by a Gaussian kernel in the forecast
+            # level: a province at 5 cases a week borrows the errors of small provinces
             dist = (at[None, :] - centre[:, None]) / p.level_bandwidth_log
             weights = np.exp(-0.5 * dist**2) + 1e-12
             q_err = _weighted_quantiles(errs, weights, probs)
@@ -140,8 +209,10 @@ def trend_quantiles(
             q_err = np.broadcast_to(norm.ppf(probs) * sd, (n_loc, len(probs)))
         # log-scale errors of small counts are mostly counting noise (sd ~ 1/sqrt(count));
         # those of large counts are growth surprises, bounded so that one past surge does
-        # not give every large province a x50 upper tail for weeks
-        bound = p.max_error_log_per_week * h + p.count_noise_sd / np.sqrt(np.expm1(centre) + 1)
+        # not give every large province a x30 upper tail for weeks
+        bound = p.max_error_log * h**p.max_error_horizon_power + p.count_noise_sd / np.sqrt(
+            np.expm1(centre) + 1
+        )
         bound = bound[:, None]
         q = np.expm1(centre[:, None] + np.clip(q_err, -bound, bound))
         # pooled errors of quiet provinces are mostly exact zeros; never claim less spread
@@ -151,3 +222,30 @@ def trend_quantiles(
         q = np.where(probs[None, :] < 0.5, np.minimum(q, noise), np.maximum(q, noise))
         out[:, h - 1, :] = np.maximum.accumulate(np.maximum(q, 0.0), axis=1)
     return out
+
+
+def combine_with_baseline(
+    trend: np.ndarray, baseline: np.ndarray, params: TrendParams | None = None
+) -> np.ndarray:
+    """Average the trend's and the baseline's quantiles level by level, tails from the trend.
+
+    Parameters
+    ----------
+    trend, baseline : numpy.ndarray
+        Quantiles at the 23 Hub levels on the last axis, same shape.
+    params : TrendParams, optional
+        ``ensemble_trend_weight`` (the trend's weight) and ``baseline_max_interval``: levels
+        outside that central interval (by default 0.01, 0.025, 0.975, 0.99) keep the
+        trend's calibrated values, because the baseline's tails are far too narrow.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, non-decreasing along the last axis.
+    """
+    p = params or TrendParams()
+    probs = np.asarray(QUANTILE_LEVELS)
+    w = p.ensemble_trend_weight
+    mixed = w * trend + (1.0 - w) * baseline
+    inside = np.abs(probs - 0.5) <= p.baseline_max_interval / 2 + 1e-9
+    return np.maximum.accumulate(np.where(inside, mixed, trend), axis=-1)

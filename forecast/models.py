@@ -42,7 +42,7 @@ from forecast._series import (
     to_epiweek_sums,
     to_forecast_date,
 )
-from forecast._trend import TrendParams, trend_quantiles
+from forecast._trend import TrendParams, combine_with_baseline, trend_quantiles
 from forecast.baseline import baseline_quantiles
 from forecast.errors import ForecastInputError
 from forecast.hub import MAX_DAY_HORIZON, MAX_WEEK_HORIZON
@@ -77,8 +77,7 @@ def _weekly_model_quantiles(
     trend = trend_quantiles(weekly, horizons_weeks, params)
     if baseline is None:
         return trend
-    weight = params.ensemble_trend_weight
-    return weight * trend + (1.0 - weight) * baseline
+    return combine_with_baseline(trend, baseline, params)
 
 
 def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:
