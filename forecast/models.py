@@ -1,6 +1,6 @@
 """Quantile forecasts of tidy daily case series, in the Hub long format.
 
-The default model ("trend") is built to survive Vietnamese reporting artefacts:
+The ``"trend"`` and ``"default"`` models are built to survive Vietnamese reporting artefacts:
 
 * it works on **weekly sums** (Sunday-Saturday epiweeks), which absorbs weekday dumping
   (a province reporting most of its week on Mondays);
@@ -8,18 +8,21 @@ The default model ("trend") is built to survive Vietnamese reporting artefacts:
   reporting are spread evenly over the run, and isolated **single-day backlog dumps**
   (above 10x the surrounding means) are replaced by the local mean
   (``forecast._series.clean_daily``);
-* it forecasts on the **log1p scale**: the median is the last weekly value moved by the
-  mean weekly log change of the last two weeks, capped at +-0.7 and damped (x0.5 per week
-  ahead);
-* the uncertainty is **learned online from the model's own past errors**: at each forecast
-  date the same point forecast is replayed at the last 10 weekly origins whose targets are
-  already observed, errors (log1p observed - log1p forecast) are pooled over locations by
-  horizon and weighted by a Gaussian kernel in the level of the forecast (so a province at
-  5 cases a week borrows the errors of small provinces, one at 5,000 those of large ones),
-  and their weighted quantiles are added to the point forecast on the log scale;
-* the result is combined with the COVIDhub-baseline by averaging the two quantile
-  functions level by level (``"default"``), which keeps the baseline's robustness when
-  the trend misleads.
+* it forecasts on the **log1p scale**: the median is the mean of four members made from
+  the last weekly value -- the value itself (a local level) and damped log-linear trends
+  whose growth is the mean weekly log change over the last 1, 2 and 3 weeks, each capped
+  at +-0.7 and damped (x0.5 per week ahead) -- ``forecast._trend``;
+* the uncertainty is **learned online from the model's own past errors** (split-conformal):
+  at each forecast date the same point forecast is replayed at the last 10 weekly origins
+  whose targets are already observed, errors (log1p observed - log1p forecast) are pooled
+  over locations by horizon and weighted by a Gaussian kernel in the level of the forecast
+  (so a province at 5 cases a week borrows the errors of small provinces, one at 5,000
+  those of large ones), and their weighted quantiles, clipped to +-1.1 sqrt(h) plus a
+  counting-noise allowance, are added to the point forecast on the log scale (``"trend"``);
+* ``"default"`` averages the trend's and the COVIDhub-baseline's quantiles level by level
+  inside the central 90% interval (levels 0.05..0.95), which keeps the baseline's
+  robustness when the trend misleads; the outer levels (0.01, 0.025, 0.975, 0.99) stay the
+  trend's calibrated ones, because the baseline's tails are far too narrow.
 
 Quantiles are non-negative and non-decreasing by construction. Only rows dated strictly
 before the forecast date are read.
@@ -127,8 +130,9 @@ def forecast_series(
     forecast_date : datetime.date or str
         A Monday; the last complete epiweek used ends on the Saturday before it.
     model : {"default", "trend", "baseline"}
-        ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the damped log-linear trend
-        with online error quantiles; ``"default"`` the level-wise average of the two.
+        ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the mean of a local level and
+        damped log-linear trends with online error quantiles; ``"default"`` the level-wise
+        average of the two inside the central 90% interval, the trend's tails outside.
     horizons_weeks : int
         Weekly targets ``1..horizons_weeks wk ahead inc case`` (1-8).
     horizons_days : int
