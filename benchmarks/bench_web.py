@@ -44,7 +44,9 @@ def demo_workspace() -> Path:
     from webmap.pipeline import build_demo
 
     root = ROOT / "bench-results" / "web-demo"
-    if not (root / "published" / "current" / "meta.json").exists():
+    current = root / "published" / "current"
+    if not ((current / "meta.json").exists() and (current / "forecasts.csv").exists()):
+        shutil.rmtree(root, ignore_errors=True)  # missing or made by an older demo: rebuild
         print("building the demo workspace (cached in bench-results/web-demo)", flush=True)
         build_demo(root, days=60, scale=0.05, seed=0)
     return root
@@ -79,9 +81,13 @@ def first_load(url: str, *, gzip: bool) -> tuple[float, float]:
     return sum(sizes) / 1024, ready_ms
 
 
-def wrk(url: str, seconds: int) -> dict[str, float]:
+def wrk(url: str, seconds: int, *, script: str | None = None) -> dict[str, float]:
+    """Run wrk (2 threads, 64 connections) against ``url``; ``script``: a Lua file of paths."""
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", url],
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip"]
+        + extra
+        + [url],
         capture_output=True,
         text=True,
         check=True,

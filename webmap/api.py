@@ -897,14 +897,33 @@ def forecasts() -> ResponseReturnValue:
     only_params(("commune",))
     snapshot = get_snapshot()
     code = check_commune_code(request.args.get("commune"), snapshot.communes.index.astype(str))
-    body = commune_forecasts(
-        snapshot.tables.get("forecasts"),
-        code,
-        hidden_horizons=snapshot.meta.get("hidden_horizons", []),
-    )
-    body["commune_name"] = _json_value(snapshot.communes.loc[code].get("commune_name"))
-    body["as_of"] = snapshot.meta.get("as_of")
-    return data_response(body)
+
+    def build() -> dict[str, Any]:
+        by_location = cached_value(
+            snapshot, ("forecasts_by_location",), lambda: forecasts_by_location(snapshot)
+        )
+        rows = by_location.get(code)
+        body = commune_forecasts(
+            snapshot.tables.get("forecasts") if rows is None else rows,  # None: 404 message
+            code,
+            hidden_horizons=snapshot.meta.get("hidden_horizons", []),
+        )
+        body["commune_name"] = _json_value(snapshot.communes.loc[code].get("commune_name"))
+        body["as_of"] = snapshot.meta.get("as_of")
+        return body
+
+    return data_response(cached_body(snapshot, ("forecasts", code), build))
+
+
+def forecasts_by_location(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
+    """The published forecasts split by location once per snapshot (empty: none published)."""
+    table = snapshot.tables.get("forecasts")
+    if table is None or table.empty:
+        return {}
+    return {
+        str(location): rows
+        for location, rows in table.groupby(table["location"].astype(str), sort=False)
+    }
 
 
 @bp.get("/venues")

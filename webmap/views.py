@@ -8,6 +8,7 @@ import folium
 from flask import Blueprint, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from webmap.api import cached_value
 from webmap.data import get_snapshot
 from webmap.maps import build_safe_map, map_config
 
@@ -44,10 +45,12 @@ def _lang() -> str:
     return lang if lang in PAGE_TEXT else "vi"
 
 
-@bp.get("/")
-def index() -> ResponseReturnValue:
-    """Render the public map page."""
-    lang = _lang()
+def _map_parts(lang: str) -> dict[str, str]:
+    """The folium map's header, body, script and the page config for one language.
+
+    Built once per snapshot and language (rendering the map costs ~0.1 s of CPU) and shared
+    by every request; the per-request CSP nonce is added by :func:`index`.
+    """
     snapshot = get_snapshot()
     fmap, layer = build_safe_map(
         snapshot.communes,
@@ -73,14 +76,28 @@ def index() -> ResponseReturnValue:
             },
         }
     )
+    return {
+        "config_json": json.dumps(config, ensure_ascii=False),
+        "map_header": root.header.render(),
+        "map_html": root.html.render(),
+        "map_script": root.script.render(),
+    }
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Render the public map page."""
+    lang = _lang()
+    snapshot = get_snapshot()
+    parts = cached_value(snapshot, ("index", lang), lambda: _map_parts(lang))
     return render_template(
         "index.html",
         lang=lang,
         other_lang="en" if lang == "vi" else "vi",
         text=PAGE_TEXT[lang],
         meta=snapshot.meta,
-        config_json=json.dumps(config, ensure_ascii=False),
-        map_header=root.header.render().replace("<script>", f'<script nonce="{g.csp_nonce}">'),
-        map_html=root.html.render(),
-        map_script=root.script.render(),
+        config_json=parts["config_json"],
+        map_header=parts["map_header"].replace("<script>", f'<script nonce="{g.csp_nonce}">'),
+        map_html=parts["map_html"],
+        map_script=parts["map_script"],
     )
