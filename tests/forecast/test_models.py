@@ -9,9 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecast._series import clean_daily
-from forecast._trend import TrendParams, trend_quantiles
+from forecast._trend import (
+    TrendParams,
+    combine_with_baseline,
+    damped_growth,
+    past_errors,
+    point_log_forecasts,
+    trend_quantiles,
+)
 from forecast.errors import ForecastInputError
-from forecast.hub import validate_hub_frame
+from forecast.hub import QUANTILE_LEVELS, validate_hub_frame
 from forecast.models import forecast_series
 
 FORECAST_DATE = "2021-06-07"  # a Monday
@@ -156,3 +163,88 @@ def test_forecast_with_only_one_week(history):
     short = history[pd.to_datetime(history["date"]) >= pd.Timestamp("2021-05-30")]
     out = validate_hub_frame(forecast_series(short, date(2021, 6, 7)))
     assert len(out) == 3 * 4 * 24
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 8), st.integers(1, 12))
+def test_calibration_errors_only_use_observed_targets(n_weeks, horizon, window):
+    rng = np.random.default_rng(n_weeks)
+    z = np.log1p(rng.poisson(50.0, size=(n_weeks, 3)).astype(float))
+    pred = point_log_forecasts(z, horizon, TrendParams())
+    errors, forecasts, origins = past_errors(z, pred, horizon, window)
+    assert len(errors) == len(forecasts) == len(origins)
+    if len(origins):
+        # every target week t + h is observed (<= the last row): never after the forecast date
+        assert origins.max() + horizon <= n_weeks - 1
+        assert origins.min() >= max(n_weeks - 1 - horizon - window + 1, 0)
+    else:
+        assert n_weeks - 1 - horizon < 0
+
+
+def test_calibration_ignores_weeks_after_the_last_row():
+    rng = np.random.default_rng(3)
+    weekly = rng.poisson(80.0, size=(20, 4)).astype(float)
+    p = TrendParams(min_errors=5)
+    q = trend_quantiles(weekly[:15], 4, p)
+    longer = weekly.copy()
+    longer[15:] *= 50  # a surge after the forecast date
+    np.testing.assert_array_equal(trend_quantiles(longer[:15], 4, p), q)
+    # and each forecast at an origin uses that origin's rows only
+    full = point_log_forecasts(np.log1p(longer), 4, p)
+    part = point_log_forecasts(np.log1p(longer[:15]), 4, p)
+    np.testing.assert_allclose(full[:, :15], part)
+
+
+def test_point_forecast_is_the_mean_of_level_and_trend_members():
+    weekly = np.array([[100.0], [150.0], [300.0], [1000.0]])
+    z = np.log1p(weekly)
+    p = TrendParams()
+    g = sum(damped_growth(z, k, 0.7) for k in (1, 2, 3)) / 4
+    expected = z[-1, 0] + 0.5 * g[-1, 0]
+    assert point_log_forecasts(z, 1, p)[0, -1, 0] == pytest.approx(expected)
+    # growth is capped at +-0.7 a week (x2) and damped by 0.5 a week ahead
+    assert damped_growth(z, 1, 0.7)[-1, 0] == pytest.approx(0.7)
+    only_trend = TrendParams(growth_windows_weeks=(1,), include_level=False)
+    two = point_log_forecasts(z, 2, only_trend)[:, -1, 0]
+    assert two[1] - z[-1, 0] == pytest.approx(0.7 * (0.5 + 0.25))
+
+
+def test_combine_with_baseline_keeps_trend_tails():
+    probs = np.asarray(QUANTILE_LEVELS)
+    trend = np.tile(np.linspace(0.0, 220.0, 23), (2, 1))
+    baseline = np.tile(np.linspace(90.0, 130.0, 23), (2, 1))
+    out = combine_with_baseline(trend, baseline)
+    inside = np.abs(probs - 0.5) <= 0.45 + 1e-9
+    np.testing.assert_allclose(out[:, inside], 0.5 * trend[:, inside] + 0.5 * baseline[:, inside])
+    # 0.01, 0.025, 0.975, 0.99 stay the trend's, then monotone
+    np.testing.assert_allclose(out[:, [21, 22]], trend[:, [21, 22]])
+    assert np.all(np.diff(out, axis=1) >= 0)
+    assert set(np.flatnonzero(~inside)) == {0, 1, 21, 22}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"growth_windows_weeks": (), "include_level": False}, r"no member; expected"),
+        ({"growth_windows_weeks": (0, 2)}, r"growth_windows_weeks=\(0, 2\); expected positive"),
+        ({"error_centering": "mean"}, r"error_centering='mean'; expected 'median' or 'none'"),
+    ],
+)
+def test_trend_params_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrendParams(**kwargs)
+
+
+def test_calibrated_intervals_cover_a_stationary_series():
+    # lognormal weekly noise around a flat level: the online intervals should cover
+    # the next week about as often as they claim
+    rng = np.random.default_rng(11)
+    weekly = np.exp(np.log(500.0) + 0.2 * rng.standard_normal(size=(60, 40)))
+    hits95, hits50 = [], []
+    for t in range(30, 59):
+        q = trend_quantiles(weekly[: t + 1], 1, TrendParams())
+        y = weekly[t + 1]
+        hits95.append((q[:, 0, 1] <= y) & (y <= q[:, 0, 21]))
+        hits50.append((q[:, 0, 6] <= y) & (y <= q[:, 0, 16]))
+    assert 0.88 <= np.mean(hits95) <= 0.99
+    assert 0.38 <= np.mean(hits50) <= 0.65
