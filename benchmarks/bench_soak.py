@@ -55,6 +55,16 @@ def soak_paths(workspace: Path) -> list[str]:
     return FIXED_PATHS + [f"/api/forecasts?commune={code}" for code in codes[::16]]
 
 
+ROTATE_LUA = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
 def tree_rss_mb(proc: psutil.Process) -> float:
     """Resident memory of a process and all its children (MB)."""
     total = 0
