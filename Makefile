@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 ASSETS := webmap/assets/node_modules/.installed-stamp
 WORKSPACE ?= workspace
 
-.PHONY: demo test lint typecheck pytest bench bench-quick clean help
+.PHONY: demo test lint typecheck pytest bench bench-quick bench-national bench-soak clean help
 
 help:
 	@echo "make demo   - set up, build the demo workspace, serve the map at http://127.0.0.1:5000"
 	@echo "make test   - set up, run ruff, mypy and pytest"
 	@echo "make bench  - run the benchmarks (figures as ratios against baselines measured in the same run)"
+	@echo "make bench-national - 10^8 points on 10,600 synthetic communes, Dask LocalCluster vs in-process"
+	@echo "make bench-soak     - the web load test held for 10 minutes (errors, memory flatness)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "safemap needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -47,6 +49,12 @@ bench: $(STAMP) $(ASSETS)
 
 bench-quick: $(STAMP) $(ASSETS)
 	$(BIN)/python benchmarks/run_all.py --quick
+
+bench-national: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py national
+
+bench-soak: $(STAMP) $(ASSETS)
+	$(BIN)/python benchmarks/run_all.py soak
 
 clean:
 	rm -rf $(VENV) webmap/assets/node_modules .pytest_cache .mypy_cache .ruff_cache
