@@ -23,6 +23,7 @@ of the statistical component's (the baseline, same run, same dates and targets).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -64,12 +65,15 @@ def real_cube():  # type: ignore[no-untyped-def]
 
 def timed(label: str, fn, repeat: int = 1):  # type: ignore[no-untyped-def]
     best = float("inf")
+    best_cpu = float("inf")
     out = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - start)
-    print(f"  {label}: {best:.2f} s", flush=True)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"  {label}: {best:.2f} s wall, {best_cpu:.2f} s CPU (load average {load})", flush=True)
     return best, out
 
 
