@@ -80,7 +80,12 @@ def forecast(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from forecast.ensemble import default_forecast_date
-    from forecast.workspace import load_workspace_inputs, read_skill, run_workspace_forecast
+    from forecast.workspace import (
+        load_workspace_inputs,
+        read_skill,
+        run_workspace_forecast,
+        skill_path,
+    )
 
     ws = _open(workspace_dir)
     steps = ("calibrate", "simulate", "statistical", "combine", "skill")
@@ -104,6 +109,8 @@ def forecast(
             )
             bar.update(task, completed=len(steps) + 1, description="forecast: written")
         skill = read_skill(ws, forecast_date)
+        if skill is not None:
+            skill["path"] = str(skill_path(ws, forecast_date))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     province = ds["weekly_cases"].sel(location="province")
@@ -134,8 +141,7 @@ def _print_skill(skill: dict[str, Any] | None) -> None:
         click.echo(f"  {target}: {value} -> {shown} on the public map")
     for item in skill.get("skipped", []):
         click.echo(f"  origin {item['origin']} skipped: {item['reason']}")
-    path_note = skill.get("forecast_date")
-    click.echo(f"wrote forecasts/{path_note}-skill.json")
+    click.echo(f"wrote {skill.get('path')}")
 
 
 @click.group("scenario")

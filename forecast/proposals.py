@@ -16,6 +16,12 @@ the suggested duration, summed over the province (spill-over included). Both run
 deterministic model for each posterior member (its own beta path, state and reporting
 fraction), so the differences are exactly paired and the 90% interval is the parameter
 uncertainty of the calibration.
+
+:func:`propose_cell_zones` does the same with contiguous clusters of H3 cells instead of
+communes: each commune's forecast is split among its cells by their share of its recent
+located cases (:func:`forecast_cells_14d`), cells over the threshold (per 100,000 of the
+cell's area-weighted population) are grouped with ``h3.grid_disk`` adjacency, and each
+cluster's hexagons are merged into one polygon. Method and limits: ``docs/zones.md``.
 """
 
 from __future__ import annotations

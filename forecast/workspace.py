@@ -6,6 +6,10 @@ of :mod:`forecast.ensemble`, :mod:`forecast.scenario`, :mod:`forecast.proposals`
 
 * ``<workspace>/forecasts/<D>.nc`` (xarray, ``quantile`` dim) and ``<D>.csv`` (Hub long
   format);
+* ``<workspace>/forecasts/<D>-skill.json``: relative WIS per horizon of a causal
+  rolling-origin back-test of the same forecaster against the COVIDhub-baseline
+  (:func:`forecast_skill`), read by the publish step to hide horizons without skill
+  (``docs/publication.md``);
 * a scenario's ``result.nc`` and ``summary.csv`` in the directory given.
 
 NetCDF files are written without creation times or other run-dependent attributes, so the
