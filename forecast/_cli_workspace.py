@@ -297,6 +297,13 @@ def zones() -> None:
     help="Zones made of whole communes, or of contiguous H3 cells (the workspace's "
     "resolution; each commune's forecast split among its cells by recent located cases).",
 )
+@click.option(
+    "--min-forecast-cases",
+    type=click.FloatRange(0, None),
+    default=0.0,
+    show_default=True,
+    help="With --unit h3: drop clusters whose forecast 14-day cases are below this.",
+)
 def zones_propose(
     workspace_dir: str | None,
     day: datetime | None,
@@ -305,6 +312,7 @@ def zones_propose(
     members: int,
     seed: int,
     unit: str,
+    min_forecast_cases: float,
 ) -> None:
     """Propose lockdown zones where the forecast 14-day incidence passes the threshold.
 
@@ -354,17 +362,29 @@ def zones_propose(
             members=members,
             rng=np.random.default_rng(seed),
         )
-        propose = propose_cell_zones if unit == "h3" else propose_zones
-        proposals = propose(
-            inputs.cube,
-            inputs.communes,
-            ds,
-            threshold_per_100k=threshold_per_100k,
-            venues=venues,
-            ensemble=ensemble,
-            coupling=inputs.coupling,
-            seed=seed,
-        )
+        if unit == "h3":
+            proposals = propose_cell_zones(
+                inputs.cube,
+                inputs.communes,
+                ds,
+                threshold_per_100k=threshold_per_100k,
+                venues=venues,
+                ensemble=ensemble,
+                coupling=inputs.coupling,
+                seed=seed,
+                min_forecast_cases_14d=min_forecast_cases,
+            )
+        else:
+            proposals = propose_zones(
+                inputs.cube,
+                inputs.communes,
+                ds,
+                threshold_per_100k=threshold_per_100k,
+                venues=venues,
+                ensemble=ensemble,
+                coupling=inputs.coupling,
+                seed=seed,
+            )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_zones(proposals, forecast_date, threshold_per_100k)

@@ -544,6 +544,7 @@ def propose_cell_zones(
     seed: int = 0,
     strength: LockdownStrength | None = None,
     share_window_days: int = 28,
+    min_forecast_cases_14d: float = 0.0,
 ) -> gpd.GeoDataFrame:
     """Propose lockdown zones as contiguous clusters of H3 cells over a forecast threshold.
 
@@ -581,6 +582,9 @@ def propose_cell_zones(
         Lockdown strength inside the cluster.
     share_window_days : int
         Days of located cases that split each commune's forecast among its cells.
+    min_forecast_cases_14d : float
+        Clusters whose forecast 14-day cases are below this are dropped (a single cell
+        with one forecast case can pass a per-100,000 threshold).
 
     Returns
     -------
@@ -605,6 +609,11 @@ def propose_cell_zones(
             "ensemble and coupling: got only one; expected both (the averted-cases runs "
             "need the calibrated ensemble and the coupling) or neither"
         )
+    if not np.isfinite(min_forecast_cases_14d) or min_forecast_cases_14d < 0:
+        raise ForecastInputError(
+            f"min_forecast_cases_14d: got {min_forecast_cases_14d!r}; expected a number >= 0 "
+            "(forecast cases of a cluster over 14 days); fix: e.g. 5, or 0 to keep all"
+        )
     strength = strength or LockdownStrength()
     start = date.fromisoformat(str(forecast.attrs["forecast_date"]))
     cells = forecast_cells_14d(cube, communes, forecast, share_window_days=share_window_days)
@@ -627,9 +636,14 @@ def propose_cell_zones(
             stochastic=False,
         )
         baseline = base.sum("commune").transpose("member", "date").to_numpy()
+    groups = [
+        g
+        for g in contiguous_cell_groups(selected)
+        if cells.loc[g, "forecast_cases_14d"].sum() >= min_forecast_cases_14d
+    ]
     rows = []
     geometries = []
-    for number, group in enumerate(contiguous_cell_groups(selected), start=1):
+    for number, group in enumerate(groups, start=1):
         zone = cells_to_polygon(group)
         evaluation = evaluate_zone(
             zone, communes, venues=venues, commune_counts=counts if len(counts.columns) else None

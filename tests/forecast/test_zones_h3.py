@@ -201,6 +201,18 @@ def test_h3_proposals_merge_evaluate_and_suggest_rules(communes: gpd.GeoDataFram
     assert 0 < big["workers_resident"] < 100
 
 
+@pytest.mark.parametrize(("min_cases", "zone_cells"), [(0.0, [4, 1]), (7.0, [4, 1]), (8.0, [4])])
+def test_small_clusters_can_be_dropped(
+    communes: gpd.GeoDataFrame, min_cases: float, zone_cells: list[int]
+) -> None:
+    forecast = make_forecast([2.0, 1.0, 0.0, 0.0, 0.0, 0.5])  # the lone cell: 7 cases
+    out = propose_cell_zones(
+        make_cube(CELL_COUNTS), communes, forecast, min_forecast_cases_14d=min_cases
+    )
+    assert list(out["n_cells"]) == zone_cells
+    assert list(out["zone_id"]) == [f"H{i:02d}" for i in range(1, len(zone_cells) + 1)]
+
+
 def test_h3_proposals_with_nothing_over_the_threshold(communes: gpd.GeoDataFrame) -> None:
     forecast = make_forecast([0.0] * 6)
     empty = propose_cell_zones(make_cube(CELL_COUNTS), communes, forecast)
@@ -244,6 +256,7 @@ def test_clusters_are_connected_valid_and_conserve_population(
         (None, {"share_window_days": 0}, r"share_window_days: got 0; expected an integer >= 1"),
         (None, {"threshold_per_100k": -5.0}, r"threshold_per_100k: got -5.0; expected"),
         (None, {"ensemble": object()}, r"ensemble and coupling: got only one"),
+        (None, {"min_forecast_cases_14d": -1.0}, r"min_forecast_cases_14d: got -1.0; expected"),
     ],
 )
 def test_h3_proposal_errors(
