@@ -200,15 +200,23 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
     data = _strip_bom(data, name=name)
     if not data or data.isspace():
         raise FeedError(f"{name}: the file has no header and no rows; export the feed again")
-    end = data.find(b"\n")
+    # the header ends at the first line break: LF, CRLF, or a lone CR (classic Mac OS)
+    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+    end = min(ends) if ends else -1
     try:
-        first_line = (data if end < 0 else data[:end]).decode("utf-8").rstrip("\r")
+        first_line = (data if end < 0 else data[:end]).decode("utf-8")
     except UnicodeDecodeError:
         check_utf8(data, name=name)
         raise
 
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    header = next(csv.reader([first_line], delimiter=delimiter))
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+    except csv.Error as exc:  # e.g. a NUL byte past the first 4 KiB
+        raise FeedError(
+            f"{name}: line 1 (the header) cannot be read as CSV ({exc}); the first line must "
+            "name the columns, separated by commas"
+        ) from None
     if not any(h.strip() for h in header):
         raise FeedError(f"{name}: the header row is empty; the first line must name the columns")
     # Excel leaves empty header cells for once-used columns: name them, validation ignores them
@@ -220,28 +228,55 @@ def csv_bytes_to_frame(data: bytes, *, name: str = "file.csv") -> pd.DataFrame:
         )
     try:
         table = _parse_csv(data, names, delimiter, newlines_in_values=False)
-    except pa.ArrowInvalid:
-        # quoted cells with line breaks (Alt+Enter in Excel) need the slower serial parser
+    except pa.ArrowException:
+        # quoted cells with line breaks (Alt+Enter in Excel) need the slower serial parser,
+        # which also numbers the row that breaks the file (its text must be UTF-8 for that)
+        check_utf8(data, name=name)  # raises with the byte offset and encoding guess
+        bad_rows: list[pacsv.InvalidRow] = []
         try:
-            table = _parse_csv(data, names, delimiter, newlines_in_values=True)
-        except pa.ArrowInvalid as exc:
-            if "utf8" in str(exc).lower():
-                check_utf8(data, name=name)  # raises with the byte offset and encoding guess
+            table = _parse_csv(data, names, delimiter, newlines_in_values=True, bad_rows=bad_rows)
+        except pa.ArrowException as exc:
+            where = f"({exc})"
+            if bad_rows and bad_rows[0].number is not None:
+                bad = bad_rows[0]  # number counts the header as row 1
+                where = (
+                    f"(data row {bad.number - 1} has {bad.actual_columns} values, the header "
+                    f"{bad.expected_columns} columns: {bad.text[:80]!r})"
+                )
             raise FeedError(
-                f"{name}: not a valid CSV file ({exc}); every row needs the same number of "
+                f"{name}: not a valid CSV file {where}; every row needs the same number of "
                 "columns as the header; quote values that contain the delimiter"
             ) from None
-    return _table_to_frame(table)
+    return _table_to_frame(table, name)
 
 
 def _parse_csv(
-    data: bytes, names: list[str], delimiter: str, *, newlines_in_values: bool
+    data: bytes,
+    names: list[str],
+    delimiter: str,
+    *,
+    newlines_in_values: bool,
+    bad_rows: list[pacsv.InvalidRow] | None = None,
 ) -> pa.Table:
+    """Parse with Arrow; with ``bad_rows``, serially, recording the first malformed row."""
+
+    def record(row: pacsv.InvalidRow) -> str:
+        if bad_rows is not None:
+            bad_rows.append(row)
+        return "error"
+
     return pacsv.read_csv(
         pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(block_size=16 << 20, column_names=names, skip_rows=1),
+        read_options=pacsv.ReadOptions(
+            block_size=16 << 20,
+            column_names=names,
+            skip_rows=1,
+            use_threads=bad_rows is None,
+        ),
         parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=newlines_in_values
+            delimiter=delimiter,
+            newlines_in_values=newlines_in_values,
+            invalid_row_handler=record if bad_rows is not None else None,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={h: pa.string() for h in names},
@@ -252,11 +287,18 @@ def _parse_csv(
     )
 
 
-def _table_to_frame(table: pa.Table) -> pd.DataFrame:
+def _table_to_frame(table: pa.Table, name: str) -> pd.DataFrame:
     columns = {}
     for col_name, col in zip(table.column_names, table.columns, strict=True):
         if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            col = pc.cast(col, pa.string())
+            try:
+                col = pc.cast(col, pa.string())
+            except pa.ArrowException as exc:
+                raise FeedError(
+                    f"{name}: column {col_name!r} has type {col.type}, which cannot be read "
+                    f"as text ({exc}); write it as text, numbers or dates (flatten nested "
+                    "values, decode binary to UTF-8)"
+                ) from None
         columns[col_name] = pd.Series(col, dtype="str")
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
 
@@ -264,7 +306,7 @@ def _table_to_frame(table: pa.Table) -> pd.DataFrame:
 def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
     try:
         table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise FeedError(
             f"{name}: not a readable Parquet file ({exc}); write it again with "
             "pandas.DataFrame.to_parquet or pyarrow"
@@ -272,13 +314,21 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
     geom = table.schema.field("geometry") if "geometry" in table.column_names else None
     if geom is not None and (pa.types.is_binary(geom.type) or pa.types.is_large_binary(geom.type)):
         table = _points_from_wkb(table, name)
-    return _table_to_frame(table)
+    return _table_to_frame(table, name)
 
 
 def _points_from_wkb(table: pa.Table, name: str) -> pa.Table:
     import shapely
 
-    geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    wkb = table.column("geometry").to_numpy(zero_copy_only=False)
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")  # unreadable -> None, named below
+    pairs = enumerate(zip(wkb, geoms, strict=True), start=1)
+    unreadable = [i for i, (w, g) in pairs if w is not None and g is None]
+    if unreadable:
+        raise FeedError(
+            f"{name}: rows {unreadable[:5]} have a geometry that is not valid WKB; write the "
+            "points with geopandas.GeoDataFrame.to_parquet (or give lat/lon columns)"
+        )
     kinds = shapely.get_type_id(geoms)
     bad = [i + 1 for i, k in enumerate(kinds) if k not in (0, -1)]
     if bad:
@@ -323,6 +373,11 @@ def geojson_bytes_to_frame(data: bytes, *, name: str = "file.geojson") -> pd.Dat
             f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "export the GeoJSON again"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+        raise FeedError(
+            f"{name}: the JSON cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+            "export the GeoJSON again (numbers of at most 4300 digits, no deep nesting)"
+        ) from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise FeedError(
             f"{name}: expected a GeoJSON FeatureCollection, got "
@@ -330,25 +385,77 @@ def geojson_bytes_to_frame(data: bytes, *, name: str = "file.geojson") -> pd.Dat
             "export the points as a FeatureCollection"
         )
     features = doc.get("features") or []
+    if not isinstance(features, list):
+        raise FeedError(
+            f"{name}: 'features' is a JSON {_json_type(features)}; expected a list of "
+            "features; export the points as a FeatureCollection"
+        )
     if not features:
         raise FeedError(f"{name}: the FeatureCollection has no features; export it again")
-    rows = []
-    for i, feat in enumerate(features, start=1):
-        props = dict((feat or {}).get("properties") or {})
-        geom = (feat or {}).get("geometry")
-        if geom is not None:
-            if geom.get("type") != "Point":
-                raise FeedError(
-                    f"{name}: feature {i} has a {geom.get('type')} geometry; expected Point "
-                    "(a feed row is a point); convert polygons to points first"
-                )
-            coords = geom.get("coordinates") or []
-            if len(coords) >= 2:
-                props.setdefault("lon", coords[0])
-                props.setdefault("lat", coords[1])
-        rows.append({k: None if v is None else _to_text(v) for k, v in props.items()})
+    rows = [_feature_to_row(feat, i, name) for i, feat in enumerate(features, start=1)]
     frame = pd.DataFrame.from_records(rows)
     return frame.astype("str").where(frame.notna(), None).astype("str")
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _feature_to_row(feat: object, i: int, name: str) -> dict[str, str | None]:
+    """Properties of feature ``i`` (1-based) as text, plus ``lat``/``lon`` of its point."""
+    if feat is None:
+        feat = {}
+    if not isinstance(feat, dict):
+        raise FeedError(
+            f"{name}: feature {i} is a JSON {_json_type(feat)}; expected a Feature object "
+            "with 'properties' and 'geometry'; export the GeoJSON again"
+        )
+    raw_props = feat.get("properties") or {}
+    if not isinstance(raw_props, dict):
+        raise FeedError(
+            f"{name}: feature {i} has 'properties' of type {_json_type(raw_props)}; expected "
+            "an object of column: value pairs; export the GeoJSON again"
+        )
+    props: dict[str, object] = dict(raw_props)
+    geom = feat.get("geometry")
+    if geom is not None:
+        kind = geom.get("type") if isinstance(geom, dict) else _json_type(geom)
+        if kind != "Point":
+            raise FeedError(
+                f"{name}: feature {i} has a {kind} geometry; expected Point "
+                "(a feed row is a point); convert polygons to points first"
+            )
+        coords = geom.get("coordinates")
+        if not isinstance(coords, list) or len(coords) < 2:
+            raise FeedError(
+                f"{name}: feature {i} has Point coordinates {json.dumps(coords)[:60]}; "
+                "expected [lon, lat] in decimal degrees; fix the geometry"
+            )
+        props.setdefault("lon", coords[0])
+        props.setdefault("lat", coords[1])
+    row = {k: None if v is None else _to_text(v) for k, v in props.items()}
+    for key, value in row.items():
+        for text in (key, value):
+            if text is not None and not _encodable(text):
+                raise FeedError(
+                    f"{name}: feature {i} property {_printable(key)!r} holds "
+                    "a lone UTF-16 surrogate escape (e.g. \\ud800), which is not text; "
+                    "export the GeoJSON again as UTF-8"
+                )
+    return row
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _to_text(value: object) -> str:

@@ -33,6 +33,8 @@ from geo.schemas import (
 )
 
 REJECT_COLUMNS = ("row", "field", "value", "reason", "check")
+INT_LIMIT = 2**53
+"""Largest magnitude of an ``int`` column: numbers are parsed as float64, exact up to 2**53."""
 ROW_KEY = "row_key"
 H3_CELL = "h3_cell"
 
@@ -475,10 +477,17 @@ def _expectation(col: ColumnSpec) -> str:
 def _range_text(col: ColumnSpec) -> str:
     lo, hi = col.min_value, col.max_value
     if lo is not None and hi is not None:
-        return f"between {lo:g} and {hi:g}"
+        return f"between {_bound_text(lo)} and {_bound_text(hi)}"
     if lo is not None:
-        return f"at least {lo:g}"
-    return f"at most {hi:g}"
+        return f"at least {_bound_text(lo)}"
+    return f"at most {_bound_text(hi)}"
+
+
+def _bound_text(value: float | None) -> str:
+    """Whole bounds in full (``9007199254740992``, not ``9.0072e+15``), others as ``%g``."""
+    if value is not None and float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
 
 
 def _check_number(
@@ -513,6 +522,9 @@ def _check_number(
         )
     # lat/lon ranges are checked by location (outside the province, or swapped)
     lo, hi = col.min_value, col.max_value
+    if col.kind == "int":  # "1e400" or 20 digits parse, but do not fit an integer column
+        lo = -INT_LIMIT if lo is None else max(lo, -INT_LIMIT)
+        hi = INT_LIMIT if hi is None else min(hi, INT_LIMIT)
     if lo is not None or hi is not None:
         with np.errstate(invalid="ignore"):
             out_of_range = parsed & (
@@ -531,9 +543,11 @@ def _check_number(
             check="out of range",
         )
     if col.kind == "int":
-        return pd.Series(
-            pd.array(np.where(parsed, np.nan_to_num(values), 0).astype("int64"), dtype="Int64")
-        ).mask(~parsed)
+        with np.errstate(invalid="ignore"):
+            fits = parsed & (np.abs(np.nan_to_num(values)) <= INT_LIMIT)
+        return pd.Series(pd.array(np.where(fits, values, 0).astype("int64"), dtype="Int64")).mask(
+            ~fits
+        )
     return num
 
 
@@ -1175,7 +1189,10 @@ def hash_rows(
         s = frame[column]
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
             naive = s.dt.tz_convert(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
-            vals = naive.astype("datetime64[ns]").to_numpy().view("int64").astype(np.uint64)
+            # key by nanoseconds (the stored convention); dates outside the nanosecond range
+            # (year 1, 9999: rows rejected anyway) hash like a missing value
+            in_ns = naive.where((naive >= pd.Timestamp.min) & (naive <= pd.Timestamp.max))
+            vals = in_ns.astype("datetime64[ns]").to_numpy().view("int64").astype(np.uint64)
         elif pd.api.types.is_numeric_dtype(s.dtype):
             vals = s.astype("Float64").fillna(-1.0).to_numpy(dtype="float64").view(np.uint64)
         else:
