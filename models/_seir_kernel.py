@@ -38,6 +38,9 @@ import numpy as np
 _INVERSION_MAX_MEAN = 10.0  # BTRS is valid for n p >= 10 (Hörmann 1993)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+# 1/x for the inversion's pmf recurrence: a multiplication instead of a division in the loop
+# (a frozen constant in the compiled code; the search rarely passes x = 40)
+_RECIPROCALS = np.array([0.0] + [1.0 / x for x in range(1, 64)])
 
 
 @numba.njit(inline="always")
@@ -98,20 +101,32 @@ def _stirling_tail(k):  # type: ignore[no-untyped-def]
 def _inversion(rs, n, p, log_q):  # type: ignore[no-untyped-def]
     # p <= 1/2, n p < 10; log_q = log(1 - p)
     first = math.exp(n * log_q)
+    u, rs = uniform(rs)
+    if u <= first:
+        return 0, rs
+    return _inversion_from(rs, n, p, first, u - first)
+
+
+@numba.njit
+def _inversion_from(rs, n, p, first, u):  # type: ignore[no-untyped-def]
+    # sequential search of the pmf after the uniform has passed 0: u is what is left of it
+    # (pmf(0) = first already subtracted); p <= 1/2
     s = p / (1.0 - p)
     a = (n + 1) * s
+    r = first * (a - s)  # pmf(1)
+    x = 1
     while True:
-        r = first
-        u, rs = uniform(rs)
-        x = 0
         while u > r:
             u -= r
             x += 1
             if x > n:  # round-off overshoot (probability ~1e-15): redraw
                 break
-            r *= a / x - s
+            r *= (a * _RECIPROCALS[x] if x < 64 else a / x) - s
         if x <= n:
             return x, rs
+        u, rs = uniform(rs)
+        r = first
+        x = 0
 
 
 @numba.njit
@@ -206,6 +221,8 @@ def stochastic_step(  # type: ignore[no-untyped-def]
     d2,
     inf_day,
     det_day,
+    state_day,
+    store_idx,
     i_eff,
     normal_min_variance,
 ):
@@ -225,8 +242,12 @@ def stochastic_step(  # type: ignore[no-untyped-def]
         ``p_a_leave, q_a, p_s_leave, q_s`` and their :func:`log_max`.
     d1, d2 : int64 (n|1, members|1)
         Doses of the step.
-    inf_day, det_day : int64 (commune, member)
-        Accumulated new infections and detections (added to).
+    inf_day, det_day : float32 (member, commune), any strides
+        The day's new infections and detections, added to (views into the output).
+    state_day : float32 (member, commune, stored compartment), any strides
+        Written with the state after the step when ``store_idx`` is not empty.
+    store_idx : int64 (stored compartment,)
+        Compartments to write into ``state_day``.
     i_eff : float64 (commune, member)
         Output: ``Is + rel_a * Ia`` after the step.
     normal_min_variance : float
@@ -262,9 +283,19 @@ def stochastic_step(  # type: ignore[no-untyped-def]
                 if lam > 0.0:
                     # P(infected) = 1 - exp(-lam); log(1 - P) = -lam while P <= 1/2
                     if s0 > 0:
-                        p = -math.expm1(-lam)
-                        lq = -lam if p <= 0.5 else math.log(p)
-                        inf_s, rs = binomial(rs, s0, p, lq, nv)
+                        # most of these draws are 0 (P(0) = exp(-s0 lam) close to 1): decide
+                        # that with one uniform before anything else; the same uniform then
+                        # starts the inversion, so the draw stays exactly binomial
+                        first = math.exp(-s0 * lam)
+                        if s0 * lam < _INVERSION_MAX_MEAN and lam <= 0.5:
+                            u, rs = uniform(rs)
+                            if u > first:
+                                p = -math.expm1(-lam)
+                                inf_s, rs = _inversion_from(rs, s0, p, first, u - first)
+                        else:
+                            p = -math.expm1(-lam)
+                            lq = -lam if p <= 0.5 else math.log(p)
+                            inf_s, rs = binomial(rs, s0, p, lq, nv)
                     if v1 > 0 and s1 > 0.0:
                         p = -math.expm1(-s1 * lam)
                         lq = -s1 * lam if p <= 0.5 else math.log(p)
@@ -304,9 +335,11 @@ def stochastic_step(  # type: ignore[no-untyped-def]
             x[i, m, 5] = is_new
             x[i, m, 6] = q + a_to_q + s_to_q - q_out
             x[i, m, 7] += (a_out - a_to_q) + (s_out - s_to_q) + q_out
-            inf_day[i, m] += new_inf
-            det_day[i, m] += a_to_q + s_to_q
+            inf_day[m, i] += new_inf
+            det_day[m, i] += a_to_q + s_to_q
             i_eff[i, m] = is_new + rel_a * ia_new
+            for k in range(store_idx.shape[0]):
+                state_day[m, i, k] = x[i, m, store_idx[k]]
 
 
 @numba.njit(nogil=True, cache=True)

@@ -46,6 +46,7 @@ import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from models import _seir_kernel as _kernel
 from models.errors import ModelInputError
@@ -687,12 +689,15 @@ def simulate(
             out_det,
         )
 
-    if workers > 1 and len(blocks) > 1:
-        with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-            list(pool.map(run, blocks))
-    else:
-        for block in blocks:
-            run(block)
+    # the compiled path parallelises over members itself: BLAS threads on top of it would
+    # only spin (its products are small: n x n by n x block)
+    with threadpool_limits(limits=1, user_api="blas") if compiled else nullcontext():
+        if workers > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+                list(pool.map(run, blocks))
+        else:
+            for block in blocks:
+                run(block)
 
     coords = {
         "member": np.arange(members),
@@ -937,8 +942,8 @@ def _run_block_compiled(
         ]
     )
     i_eff = x[:, :, _IS] + rel_a * x[:, :, _IA]
-    inf_day = np.zeros(x.shape[:2], dtype=np.int64)
-    det_day = np.zeros(x.shape[:2], dtype=np.int64)
+    store = np.asarray(store_idx, dtype=np.int64)
+    no_store = np.zeros(0, dtype=np.int64)
     for day in range(days):
         m = inp.mobility[day if inp.mobility.shape[0] > 1 else 0]
         b_dt = _day_slice(inp.beta, day, lo, hi) * (1.0 - _day_slice(inp.contact, day, lo, hi))
@@ -960,18 +965,15 @@ def _run_block_compiled(
         log_leave = log_max(leave)
         d1 = np.ascontiguousarray(np.rint(_day_slice(inp.dose1, day, lo, hi) * dt), dtype=np.int64)
         d2 = np.ascontiguousarray(np.rint(_day_slice(inp.dose2, day, lo, hi) * dt), dtype=np.int64)
-        inf_day[:] = 0
-        det_day[:] = 0
-        for _ in range(steps_per_day):
+        for step in range(steps_per_day):
             lam_dt = np.ascontiguousarray(b_dt * mixer.force(m, i_eff, lo, hi))
+            # the kernel adds the flows into the outputs and writes the state after the
+            # day's last step: no per-day copies or transposes here
             _kernel.stochastic_step(
-                st, x, lam_dt, consts, leave, log_leave, d1, d2, inf_day, det_day, i_eff,
-                normal_min_variance,
+                st, x, lam_dt, consts, leave, log_leave, d1, d2,
+                out_inf[lo:hi, day], out_det[lo:hi, day], out_state[lo:hi, day],
+                store if step == steps_per_day - 1 else no_store, i_eff, normal_min_variance,
             )  # fmt: skip
-        out_inf[lo:hi, day] = inf_day.T
-        out_det[lo:hi, day] = det_day.T
-        if store_idx:
-            out_state[lo:hi, day] = x[:, :, store_idx].transpose(1, 0, 2)
 
 
 # ----------------------------------------------------------------------------- theory

@@ -401,6 +401,48 @@ def test_normal_sampler_moments_and_small_counts_exact(n: int, p: float, exact: 
     assert same == exact
 
 
+@pytest.mark.parametrize(
+    ("n", "lam"),
+    [
+        (1_000, 1e-4),  # almost always 0: the one-uniform shortcut
+        (50, 0.05),  # mean 2.4: inversion continued from the shortcut's uniform
+        (200, 0.04),  # mean 7.8
+        (300, 0.05),  # mean 14.6: BTRS
+        (12, 0.9),  # P(infected) 0.59 > 1/2: mirrored
+    ],
+)
+def test_kernel_infections_are_binomial(n: int, lam: float) -> None:
+    """The kernel's S -> E draw (its own fast path) against Binomial(S, 1 - exp(-lambda))."""
+    from scipy import stats
+
+    from models import _seir_kernel
+
+    members = 60_000
+    x = np.zeros((1, members, 8), dtype=np.int64)
+    x[0, :, 0] = n
+    x[0, :, 1] = n  # V1 with efficacy 0: the same distribution through the general path
+    consts = np.array([1.0, 0.5, 0.2, np.log(0.8), 0.35, np.log(0.65), 0.15, np.log(0.85), 0.75])
+    leave = np.full((4, 1, 1), 0.2)
+    doses = np.zeros((1, 1), dtype=np.int64)
+    inf = np.zeros((members, 1), dtype=np.float32)
+    det = np.zeros((members, 1), dtype=np.float32)
+    _seir_kernel.stochastic_step(
+        _seir_kernel.member_streams(np.random.default_rng(n), members), x,
+        np.full((1, members), lam), consts, leave, np.log(np.maximum(leave, 1 - leave)),
+        doses, doses, inf, det, np.zeros((members, 1, 0), dtype=np.float32),
+        np.zeros(0, dtype=np.int64), np.zeros((1, members)), np.inf,
+    )  # fmt: skip
+    p = -np.expm1(-lam)
+    for got in (n - x[0, :, 0], n - x[0, :, 1]):
+        k = np.arange(n + 1)
+        expected = stats.binom.pmf(k, n, p) * members
+        keep = expected >= 20
+        observed = np.bincount(got, minlength=n + 1)[keep]
+        chi2 = float((((observed - expected[keep]) ** 2) / expected[keep]).sum())
+        assert stats.chi2.sf(chi2, max(int(keep.sum()) - 1, 1)) > 1e-4
+    np.testing.assert_array_equal(inf[:, 0], 2 * n - x[0, :, 0] - x[0, :, 1])
+
+
 def test_member_streams_differ_and_follow_the_seed() -> None:
     from models import _seir_kernel
 
