@@ -529,6 +529,7 @@ def forecast_skill(
     from forecast.ensemble import cube_locations, history_before, history_to_tidy
     from forecast.hub import week_target
     from forecast.scoring import relative_wis, score_forecasts, truth_to_weekly
+    from models.errors import ModelInputError
 
     if not isinstance(weeks, int) or weeks < 1:
         raise ForecastInputError(
@@ -547,7 +548,7 @@ def forecast_skill(
     for origin in backtest_origins(past, forecast_date, weeks=weeks):
         try:
             hub = run(history_before(past, origin), origin)
-        except ValueError as exc:  # e.g. a calibration without cases: say which and go on
+        except (ForecastInputError, ModelInputError) as exc:  # e.g. no case to calibrate on
             skipped.append((origin, str(exc)))
             continue
         weekly = hub["target"].astype(str).str.endswith("wk ahead inc case")
@@ -563,15 +564,11 @@ def forecast_skill(
         model_scores = score_forecasts(model, truth)
         base_scores = score_forecasts(baseline, truth)
         for level in SKILL_LEVELS:
-            pick = (
-                (lambda s: s["location"] != "province")
-                if level == "commune"
-                else (lambda s: s["location"] == "province")
-            )
+            want_province = level == "province"
+            mine = model_scores[(model_scores["location"] == "province") == want_province]
+            theirs = base_scores[(base_scores["location"] == "province") == want_province]
             try:
-                table = relative_wis(
-                    model_scores[pick(model_scores)], base_scores[pick(base_scores)], by="horizon"
-                ).set_index("horizon_weeks")
+                table = relative_wis(mine, theirs, by="horizon").set_index("horizon_weeks")
             except ForecastInputError:  # no forecast of this level could be scored
                 table = pd.DataFrame()
             for h in SKILL_HORIZON_WEEKS:
