@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from geo._dask_parts import (
     partitions_of,
 )
 from geo.assign import PointIndex
+from geo.cube import build_cube, date_range_of, derive_columns
 from geo.errors import WorkspaceError
 from geo.workspace import Workspace
 
@@ -271,7 +272,6 @@ def build_cube_distributed(
 
     from boundaries.sets import load_boundary_set
     from geo.build import cube_columns, write_cube
-    from geo.cube import build_cube
     from geo.retention import read_retained_feed
     from geo.store import list_batches
 
@@ -301,8 +301,6 @@ def build_cube_distributed(
             split_every=SPLIT_EVERY,
         )
         total = reduced.compute(scheduler=client)
-    from geo.cube import date_range_of, derive_columns
-
     span = date_range_of(derive_columns(local)) if local else None
     lows = [d for d in (span[0] if span else None, total.first_day) if d is not None]
     highs = [
@@ -317,8 +315,6 @@ def build_cube_distributed(
     hi = hi_arg if hi_arg is not None else (max(highs) if highs else None)
     cube = build_cube(local, communes, start=lo, end=hi, boundary_set=ws.config.boundary_set)
     cube = _add_partial(cube, total)
-    from datetime import UTC, datetime
-
     cube.attrs["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     write_cube(cube, ws.cube_path)
     return cube
