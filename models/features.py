@@ -3,6 +3,10 @@
 Pure functions: cube (and adjacency) in, ``pandas.DataFrame`` out. A feature for
 date ``d`` only uses cube days strictly before ``d``; the target of ``d`` is the
 sum of cases over ``d .. d + horizon_days - 1``.
+
+Two feature sets: :data:`FEATURES` (log and per-capita terms, for the negative binomial
+rate model) and :data:`COUNT_FEATURES` (counts on the scale of next week's cases, for the
+additive count model that ranks communes).
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ FEATURES = (
     "vaccine_coverage_1dose",
     "positivity_7d",
 )
+
+COUNT_FEATURES = (
+    "cases_7d",
+    "cases_prev_7d",
+    "neighbour_cases_7d",
+    "population_10k",
+    "f1_7d",
+    "positives_7d",
+)
+"""Counts (and population in 10,000s) whose non-negative sum predicts next week's cases."""
 
 
 def rook_adjacency(communes: gpd.GeoDataFrame, *, min_shared_m: float = 1.0) -> sp.csr_matrix:
@@ -101,8 +115,8 @@ def commune_features(
     Returns
     -------
     pandas.DataFrame
-        Index ``commune``; columns :data:`FEATURES` plus ``cases_7d`` (raw count, for the
-        naive ranking) and ``population``.
+        Index ``commune``; columns :data:`FEATURES`, :data:`COUNT_FEATURES` (``cases_7d`` is
+        also the naive ranking) and ``population``.
     """
     if "cases" not in cube:
         raise ModelInputError("the cube has no 'cases' variable; build it with 'safemap build'")
@@ -125,18 +139,25 @@ def commune_features(
         coverage = np.where(population > 0, doses.sum("date").values / population, 0.0)
         tests = _window(_var(cube, "tests"), day, 7)
         positives = _window(_var(cube, "positives"), day, 7)
+        f1 = _window(_var(cube, "f1"), day, 7)
         positivity = np.where(tests > 0, positives / tests, 0.0)
         checkins_pc = np.where(population > 0, checkins / population, 0.0)
+    neighbour_cases = np.asarray(adjacency @ cases_7d, dtype=float)
     frame = pd.DataFrame(
         {
             "log_cases_7d": np.log1p(cases_7d),
             "log_cases_prev_7d": np.log1p(cases_prev),
-            "log_neighbour_cases_7d": np.log1p(adjacency @ cases_7d),
+            "log_neighbour_cases_7d": np.log1p(neighbour_cases),
             "log_inflow_exposure_7d": np.log1p(exposure),
             "log_checkins_7d_per_capita": np.log1p(checkins_pc),
             "vaccine_coverage_1dose": np.clip(coverage, 0.0, 1.0),
             "positivity_7d": positivity,
             "cases_7d": cases_7d,
+            "cases_prev_7d": cases_prev,
+            "neighbour_cases_7d": neighbour_cases,
+            "population_10k": population / 1e4,
+            "f1_7d": f1,
+            "positives_7d": positives,
             "population": population,
         },
         index=pd.Index(cube["commune"].values, name="commune"),

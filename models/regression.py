@@ -3,8 +3,12 @@
 - :class:`NextWeekCasesModel`: next-7-day cases per commune, a statsmodels negative binomial
   GLM with ``exposure=population`` (dispersion estimated by maximum likelihood first);
   coefficients with intervals; predictions with intervals from ``get_prediction``.
+- :class:`NextWeekCountModel`: next-7-day cases per commune as a non-negative sum of recent
+  counts (own, previous week, neighbours', F1 contacts, positive tests) plus a term in
+  population; ranks communes by expected count (see ``docs/risk-models.md`` for why an
+  additive model ranks the largest outbreaks better than the multiplicative GLM).
 - :class:`UpturnClassifier`: probability that a commune's transmission level is higher
-  next week than this week (scikit-learn gradient boosting on the same features).
+  next week than this week (scikit-learn logistic regression on the GLM features).
 
 ``__init__`` stores hyperparameters only; ``fit`` returns ``self``; learned state ends in ``_``.
 """
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -30,7 +35,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from models.errors import ModelInputError
-from models.features import FEATURES
+from models.features import COUNT_FEATURES, FEATURES
 from models.rules import Band, load_rule_set
 
 TRANSMISSION_RULES = ("4800", "community_incidence_7d_per_100k")
@@ -152,6 +157,137 @@ class NextWeekCasesModel(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predict the expected next-week cases."""
         return self.predict_frame(X)["mean"].to_numpy()
+
+
+def _nnls(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    coef, _ = nnls(design, y)
+    return np.asarray(coef, dtype=float)
+
+
+class NextWeekCountModel(RegressorMixin, BaseEstimator):
+    """Next-week cases as a non-negative sum of recent counts (additive count model).
+
+    ``E[y_i] = Σ_k β_k x_ik`` with every ``β_k >= 0``, fitted by non-negative least squares
+    on the pooled training rows. The terms add up: a commune's own outbreak continues, and
+    neighbours, traced contacts (F1), positive tests and a population-proportional baseline add
+    to it, rather than multiply it as in the log-link GLM. The expected count is monotone in
+    every count, so the largest outbreaks stay on top unless other evidence outweighs them.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Count columns of ``X`` (default :data:`models.features.COUNT_FEATURES`); columns that
+        are all zero in the training data are dropped at fit.
+    n_boot : int
+        Bootstrap resamples for the coefficient intervals (0: no intervals). Rows are
+        resampled by date when ``X`` has a ``date`` index level (neighbouring days overlap).
+    random_state : int or None
+        Seed of the bootstrap.
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str] = COUNT_FEATURES,
+        n_boot: int = 200,
+        random_state: int | None = 0,
+    ) -> None:
+        self.features = features
+        self.n_boot = n_boot
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Sequence[float] | np.ndarray | pd.Series):
+        """Fit on count features ``X`` and next-week counts ``y``; returns ``self``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows of :func:`models.features.commune_features` (or ``training_frame``).
+        y : array-like
+            Next-week cases of each row (counts >= 0).
+
+        Returns
+        -------
+        NextWeekCountModel
+            The fitted model.
+        """
+        y_arr = np.asarray(y, dtype=float)
+        if len(y_arr) != len(X):
+            raise ModelInputError(f"X has {len(X)} rows but y has {len(y_arr)}; align them")
+        if np.any(y_arr < 0) or not np.all(np.isfinite(y_arr)):
+            raise ModelInputError("y has negative or missing counts; counts must be >= 0")
+        design = _design(X, self.features).drop(columns="const")
+        if not np.all(np.isfinite(design.to_numpy())) or (design.to_numpy() < 0).any():
+            bad = design.columns[((design < 0) | ~np.isfinite(design)).any()].tolist()
+            raise ModelInputError(
+                f"count features {bad} have negative or missing values; counts must be >= 0"
+            )
+        used = [c for c in design.columns if design[c].to_numpy().any()]
+        if not used:
+            raise ModelInputError(
+                f"every count feature of {list(self.features)} is zero in the training rows; "
+                "train on dates with cases"
+            )
+        matrix = design[used].to_numpy(dtype=float)
+        self.features_in_ = used
+        self.coef_ = pd.Series(_nnls(matrix, y_arr), index=used, name="coef")
+        self.boot_coefs_ = self._bootstrap(X, matrix, y_arr)
+        return self
+
+    def _bootstrap(self, X: pd.DataFrame, matrix: np.ndarray, y: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(self.random_state)
+        if isinstance(X.index, pd.MultiIndex) and "date" in X.index.names:
+            groups = pd.factorize(X.index.get_level_values("date"))[0]
+        else:
+            groups = np.arange(len(X))
+        members = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
+        draws = []
+        for _ in range(self.n_boot):
+            picked = rng.integers(0, len(members), size=len(members))
+            rows = np.concatenate([members[g] for g in picked])
+            draws.append(_nnls(matrix[rows], y[rows]))
+        return np.asarray(draws).reshape(self.n_boot, matrix.shape[1])
+
+    def coefficients(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Coefficients (expected next-week cases per unit of each count) with bootstrap intervals.
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals cover ``1 - alpha`` (percentile bootstrap; NaN when ``n_boot`` is 0).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: the kept features; columns ``coef``, ``lower``, ``upper``.
+        """
+        check_is_fitted(self)
+        if len(self.boot_coefs_) == 0:
+            lower = upper = np.full(len(self.coef_), np.nan)
+        else:
+            lower, upper = np.quantile(self.boot_coefs_, [alpha / 2, 1 - alpha / 2], axis=0)
+        return pd.DataFrame(
+            {"coef": self.coef_, "lower": lower, "upper": upper}, index=self.coef_.index
+        )
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict the expected next-week cases (zero where ``population`` is 0).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows with the fitted count columns (and ``population``, when present).
+
+        Returns
+        -------
+        numpy.ndarray
+            Expected cases over the next 7 days, one per row.
+        """
+        check_is_fitted(self)
+        design = _design(X, self.features_in_).drop(columns="const")
+        predicted = design.to_numpy(dtype=float) @ self.coef_.to_numpy()
+        if "population" in X.columns:
+            predicted = np.where(X["population"].to_numpy(dtype=float) > 0, predicted, 0.0)
+        return np.asarray(predicted, dtype=float)
 
 
 class UpturnClassifier(ClassifierMixin, BaseEstimator):

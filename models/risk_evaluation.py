@@ -2,7 +2,10 @@
 
 For each origin day ``d`` the models are fitted on feature/target pairs whose target window
 ends before ``d`` (so no target overlaps the future), then rank the communes on ``d``.
-Scores, for the model and for the naive ranking by last week's cases, in the same run:
+The ranking model is :class:`~models.regression.NextWeekCountModel` (expected count, additive);
+the negative binomial GLM (:class:`~models.regression.NextWeekCasesModel`) is scored alongside
+(``*_glm`` columns). Scores, for the models and for the naive ranking by last week's cases,
+in the same run:
 
 - AUC of "the commune has at least one case in the next 7 days";
 - the share of next week's cases that fall in the top-``k`` ranked communes;
@@ -22,7 +25,12 @@ from sklearn.metrics import roc_auc_score
 
 from models.errors import ModelInputError
 from models.features import commune_features, next_cases, training_frame
-from models.regression import NextWeekCasesModel, UpturnClassifier, transmission_level
+from models.regression import (
+    NextWeekCasesModel,
+    NextWeekCountModel,
+    UpturnClassifier,
+    transmission_level,
+)
 
 
 def top_k_share(scores: np.ndarray, outcome: np.ndarray, k: int) -> float:
@@ -80,7 +88,8 @@ def evaluate_rankings(
     -------
     pandas.DataFrame
         One row per origin: ``cases_next``, ``auc_model``, ``auc_naive``, ``top_k_model``,
-        ``top_k_naive``, ``upturn_auc_model``, ``upturn_auc_naive``, ``train_rows``.
+        ``top_k_naive`` (model: the additive count model), ``auc_glm``, ``top_k_glm`` (the
+        negative binomial GLM), ``upturn_auc_model``, ``upturn_auc_naive``, ``train_rows``.
     """
     first = pd.Timestamp(cube["date"].values[0]) + pd.Timedelta(days=min_history_days)
     rows = []
@@ -93,13 +102,15 @@ def evaluate_rankings(
                 f"use origins from {(first + pd.Timedelta(days=13)).date()} on"
             )
         train = training_frame(cube, train_dates, adjacency, flows=flows)
-        model = NextWeekCasesModel().fit(train, train["y"])
+        model = NextWeekCountModel(n_boot=0).fit(train, train["y"])
+        glm = NextWeekCasesModel().fit(train, train["y"])
         upturn_train = np.concatenate([upturn_labels(cube, d) for d in train_dates])
         classifier = UpturnClassifier().fit(train, upturn_train)
 
         features = commune_features(cube, day, adjacency, flows=flows)
         outcome = next_cases(cube, day).to_numpy()
         predicted = model.predict(features)
+        predicted_glm = glm.predict(features)
         naive = features["cases_7d"].to_numpy()
         upturn = upturn_labels(cube, day)
         growth = (features["cases_7d"] + 1) / (np.expm1(features["log_cases_prev_7d"]) + 1)
@@ -112,6 +123,8 @@ def evaluate_rankings(
                 "auc_naive": _auc((outcome > 0).astype(int), naive),
                 "top_k_model": top_k_share(predicted, outcome, top_k),
                 "top_k_naive": top_k_share(naive, outcome, top_k),
+                "auc_glm": _auc((outcome > 0).astype(int), predicted_glm),
+                "top_k_glm": top_k_share(predicted_glm, outcome, top_k),
                 "upturns": int(upturn.sum()),
                 "upturn_auc_model": _auc(upturn, classifier.predict_proba(features)[:, 1]),
                 "upturn_auc_naive": _auc(upturn, growth.to_numpy()),
@@ -129,6 +142,8 @@ def summarise(scores: pd.DataFrame) -> pd.Series:
             "auc_naive",
             "top_k_model",
             "top_k_naive",
+            "auc_glm",
+            "top_k_glm",
             "upturn_auc_model",
             "upturn_auc_naive",
         ]
