@@ -37,7 +37,8 @@ def evaluate_risk(
 
     At each weekly origin the models are fitted on earlier weeks only, then rank every
     commune. Printed per origin and on average: AUC of "at least one case next week",
-    share of next week's cases in the top-k communes, AUC of the upturn warning.
+    share of next week's cases in the top-k communes, AUC of the upturn warning. "model" is
+    the additive count model that ranks communes; "glm" the negative binomial rate model.
 
     Example:
 
@@ -86,7 +87,16 @@ def evaluate_risk(
         raise click.ClickException(str(exc)) from exc
     click.echo(scores.round(3).to_string())
     click.echo("\nmean over origins (model vs naive):")
-    click.echo(summarise(scores).round(3).to_string())
+    summary = summarise(scores)
+    click.echo(summary.round(3).to_string())
+    met = (
+        summary["auc_model"] > summary["auc_naive"]
+        and summary["top_k_model"] > summary["top_k_naive"]
+    )
+    click.echo(
+        f"\ngoal (model beats the naive ranking on AUC and top-{top_k} share): "
+        + ("met" if met else "NOT met")
+    )
     if out:
         scores.to_csv(out)
         click.echo(f"wrote {out}")
