@@ -314,7 +314,38 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
     geom = table.schema.field("geometry") if "geometry" in table.column_names else None
     if geom is not None and (pa.types.is_binary(geom.type) or pa.types.is_large_binary(geom.type)):
         table = _points_from_wkb(table, name)
+    _check_parquet_text(table, name)
     return _table_to_frame(table, name)
+
+
+def _check_parquet_text(table: pa.Table, name: str) -> None:
+    """Parquet does not guarantee that string columns hold UTF-8: name the first bad cell."""
+
+    def is_text(t: pa.DataType) -> bool:
+        return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+    for col_name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(col.type) and is_text(col.type.value_type):
+            col = col.cast(col.type.value_type)  # decoding does not check the text
+        if not is_text(col.type):
+            continue
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid:
+            raw = pc.cast(col, pa.large_binary()).to_pylist()
+            row = next(i for i, v in enumerate(raw, start=1) if v is not None and not _utf8(v))
+            raise FeedError(
+                f"{name}: row {row}, column {col_name!r}: the text is not valid UTF-8; write "
+                "the file again from the source data (strings as UTF-8)"
+            ) from None
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _points_from_wkb(table: pa.Table, name: str) -> pa.Table:

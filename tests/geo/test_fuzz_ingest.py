@@ -27,7 +27,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -295,14 +295,53 @@ def rows_to_csv(
     return (b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8")
 
 
-def rows_to_parquet(rows: list[Row], columns: list[str], schema: FeedSchema | None) -> bytes:
+LOCAL = timezone(timedelta(hours=7))
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+_TS_FORMATS += ("%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M")
+
+
+def _parse_first(text: str, formats: tuple[str, ...]) -> datetime:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def typed_value(kind: str, text: str) -> object:
+    """The value a typed Parquet/GeoJSON writer would store (ValueError when it cannot)."""
+    if kind == "int":
+        return int(float(text))
+    if kind in ("float", "lat", "lon"):
+        return float(text.replace(",", "."))
+    if kind == "date":
+        return _parse_first(text, _DATE_FORMATS).date()
+    if kind == "timestamp":
+        ts = _parse_first(text, _TS_FORMATS)
+        return ts if ts.tzinfo else ts.replace(tzinfo=LOCAL)
+    raise ValueError(kind)
+
+
+def _typed_column(values: list[str | None], kind: str) -> pa.Array:
+    converted = [None if v is None else typed_value(kind, v) for v in values]
+    if kind == "timestamp":
+        return pa.array(converted, pa.timestamp("us", tz="UTC"))
+    return pa.array(converted)
+
+
+def rows_to_parquet(
+    rows: list[Row], columns: list[str], schema: FeedSchema | None, *, typed: bool = False
+) -> bytes:
+    """Parquet with string columns; ``typed``: numbers, dates and timestamps typed too."""
     arrays = []
     for c in columns:
         values = [row.get(c, "") or None for row in rows]
         kind = schema.column(c).kind if schema and c in schema.column_names else "text"
-        if kind in ("lat", "lon"):
+        if typed or kind in ("lat", "lon"):
             try:
-                arrays.append(pa.array([None if v is None else float(v) for v in values]))
+                arrays.append(_typed_column(values, kind))
                 continue
             except ValueError:
                 pass
@@ -313,10 +352,18 @@ def rows_to_parquet(rows: list[Row], columns: list[str], schema: FeedSchema | No
     return sink.getvalue()
 
 
-def rows_to_geojson(rows: list[Row], columns: list[str]) -> bytes:
+def rows_to_geojson(
+    rows: list[Row], columns: list[str], schema: FeedSchema | None = None, *, typed: bool = False
+) -> bytes:
+    """Point features; ``typed``: numbers as JSON numbers."""
     features = []
     for row in rows:
         props: dict[str, Any] = {c: row.get(c) or None for c in columns if c not in ("lat", "lon")}
+        if typed and schema is not None:
+            for c, v in props.items():
+                kind = schema.column(c).kind if c in schema.column_names else "text"
+                if v is not None and kind in ("int", "float"):
+                    props[c] = typed_value(kind, v)
         geometry = None
         lat, lon = row.get("lat", ""), row.get("lon", "")
         if lat and lon:
@@ -332,13 +379,18 @@ def rows_to_geojson(rows: list[Row], columns: list[str]) -> bytes:
 
 
 def serialize(
-    rows: list[Row], columns: list[str], fmt: str, schema: FeedSchema | None = None
+    rows: list[Row],
+    columns: list[str],
+    fmt: str,
+    schema: FeedSchema | None = None,
+    *,
+    typed: bool = False,
 ) -> bytes:
     if fmt in ("csv", "csv_bom"):
         return rows_to_csv(rows, columns, bom=fmt == "csv_bom")
     if fmt == "parquet":
-        return rows_to_parquet(rows, columns, schema)
-    return rows_to_geojson(rows, columns)
+        return rows_to_parquet(rows, columns, schema, typed=typed)
+    return rows_to_geojson(rows, columns, schema, typed=typed)
 
 
 # --- the property --------------------------------------------------------------------
@@ -391,7 +443,8 @@ def test_valid_rows_are_accepted_in_every_format(world: World, feed: str, data: 
     if feed == "vaccinations":
         columns.remove("person_id")
     columns = data.draw(st.permutations(columns), label="column order")
-    content = serialize(rows, columns, fmt, schema)
+    typed = data.draw(st.booleans(), label="typed columns")
+    content = serialize(rows, columns, fmt, schema, typed=typed)
     outcome = check_parse(feed, content, f"{feed}{SUFFIX[fmt]}", world.context)
     assert outcome is not None
     _, result = outcome
@@ -768,6 +821,7 @@ def _mutate_parquet(content: bytes, data: st.DataObject) -> bytes:
                 "no_columns",
                 "null_type",
                 "dictionary",
+                "bad_utf8",
             ]
         ),
         label="parquet",
@@ -810,6 +864,8 @@ def _mutate_parquet(content: bytes, data: st.DataObject) -> bytes:
         return _write_parquet(pa.table({}))
     elif how == "null_type":
         col = pa.nulls(n)
+    elif how == "bad_utf8":  # Parquet writers do not check that strings are UTF-8
+        col = pa.array([b"21\xcf.1"] * n, pa.binary()).view(pa.string())
     else:
         col = pa.array(["a"] * n).dictionary_encode()
     if name in table.column_names:
@@ -928,9 +984,10 @@ _WKB_POLYGON = bytes.fromhex(
     "40000000000080" + "5a400000000000003540"
 )
 
-# (file name, content, error pattern): each raised something other than FeedError before
+# (file name, content, error pattern or None when it must read as one row): each raised
+# something other than FeedError before the fixes, unless marked as pinned
 READER_CRASHES = [
-    pytest.param(
+    pytest.param(  # pinned: CRLF header, lone CR at the end
         "f.csv",
         b"case_id,report_date\r\nB1,2021-05-12\r",
         None,
@@ -956,6 +1013,14 @@ READER_CRASHES = [
         _parquet_bytes(pa.table({"venue_id": pa.array([b"\xff\xfe"], pa.binary())})),
         r"column 'venue_id' has type binary.*decode binary to UTF-8",
         id="parquet-binary-not-utf8",
+    ),
+    pytest.param(  # ArrowInvalid (Invalid UTF8 sequence) later, inside validation
+        "f.parquet",
+        _parquet_bytes(
+            pa.table({"date": pa.array([b"2021-05-12", b"202\xcf-07-03"]).view(pa.string())})
+        ),
+        r"row 2, column 'date': the text is not valid UTF-8; write the file again",
+        id="parquet-string-column-not-utf8",
     ),
     pytest.param(  # GEOSException: ParseException while reading the WKB
         "f.parquet",
