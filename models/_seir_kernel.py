@@ -43,6 +43,33 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 _RECIPROCALS = np.array([0.0] + [1.0 / x for x in range(1, 64)])
 
 
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    # Marsaglia G. and Tsang W.W. (2000), "The ziggurat method for generating random
+    # variables", J. Stat. Softw. 5(8): 256 layers of equal area v, base layer edge r, on 52
+    # random bits (the tables numpy's standard_normal uses, recomputed here)
+    r = 3.6541528853610088
+    v = r * math.exp(-0.5 * r * r) + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2.0))
+    m1 = 2.0**52
+    ki = np.zeros(256, dtype=np.uint64)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    dn = tn = r
+    q = v / math.exp(-0.5 * dn * dn)
+    ki[0] = np.uint64((dn / q) * m1)
+    wi[0], wi[255] = q / m1, dn / m1
+    fi[0], fi[255] = 1.0, math.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(v / dn + math.exp(-0.5 * dn * dn)))
+        ki[i + 1] = np.uint64((dn / tn) * m1)
+        tn = dn
+        fi[i] = math.exp(-0.5 * dn * dn)
+        wi[i] = dn / m1
+    return ki, wi, fi, r
+
+
+_ZIG_K, _ZIG_W, _ZIG_F, _ZIG_R = _ziggurat_tables()
+
+
 @numba.njit(inline="always")
 def _rotl(x, k):  # type: ignore[no-untyped-def]
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
@@ -77,15 +104,29 @@ def uniform(rs):  # type: ignore[no-untyped-def]
 
 @numba.njit
 def standard_normal(rs):  # type: ignore[no-untyped-def]
-    """Return a standard normal draw (Marsaglia's polar method) and the new state."""
+    """Return a standard normal draw (ziggurat, as numpy's) and the new state."""
     while True:
+        bits, rs = _next_u64(rs)
+        idx = bits & np.uint64(0xFF)
+        bits >>= np.uint64(8)
+        negative = (bits & np.uint64(1)) != 0
+        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = float(rabs) * _ZIG_W[idx]
+        if negative:
+            x = -x
+        if rabs < _ZIG_K[idx]:
+            return x, rs  # inside the layer's rectangle: 99% of draws
+        if idx == 0:  # the tail beyond r (Marsaglia 1964)
+            while True:
+                u1, rs = uniform(rs)
+                u2, rs = uniform(rs)
+                xx = -math.log1p(-u1) / _ZIG_R
+                yy = -math.log1p(-u2)
+                if yy + yy > xx * xx:
+                    return (-(_ZIG_R + xx) if negative else _ZIG_R + xx), rs
         u, rs = uniform(rs)
-        v, rs = uniform(rs)
-        u = 2.0 * u - 1.0
-        v = 2.0 * v - 1.0
-        s = u * u + v * v
-        if 0.0 < s < 1.0:
-            return u * math.sqrt(-2.0 * math.log(s) / s), rs
+        if (_ZIG_F[idx - 1] - _ZIG_F[idx]) * u + _ZIG_F[idx] < math.exp(-0.5 * x * x):
+            return x, rs
 
 
 @numba.njit
@@ -344,16 +385,29 @@ def stochastic_step(  # type: ignore[no-untyped-def]
 
 @numba.njit(nogil=True, cache=True)
 def csr_matmul(indptr, indices, data, x):  # type: ignore[no-untyped-def]
-    """Return ``A @ x`` for ``A`` in CSR form and ``x`` of shape ``(n, members)``."""
+    """Return ``A @ x`` for ``A`` in CSR form and ``x`` of shape ``(n, members)``.
+
+    Rows of ``x`` that are zero in every member (communes without infectious people, most
+    of them before and after the wave) are skipped.
+    """
     n_rows = indptr.shape[0] - 1
-    out = np.zeros((n_rows, x.shape[1]))
+    n_members = x.shape[1]
+    nonzero = np.zeros(x.shape[0], dtype=np.bool_)
+    for j in range(x.shape[0]):
+        for m in range(n_members):
+            if x[j, m] != 0.0:
+                nonzero[j] = True
+                break
+    out = np.zeros((n_rows, n_members))
     for i in range(n_rows):
         row = out[i]
         for k in range(indptr[i], indptr[i + 1]):
-            v = data[k]
-            src = x[indices[k]]
-            for m in range(x.shape[1]):
-                row[m] += v * src[m]
+            j = indices[k]
+            if nonzero[j]:
+                v = data[k]
+                src = x[j]
+                for m in range(n_members):
+                    row[m] += v * src[m]
     return out
 
 
