@@ -35,9 +35,12 @@ start of the step, so no compartment can go negative:
 
 The stochastic model draws every transition from a binomial with that probability
 (competing exits: a binomial for leaving, then a binomial split); the deterministic model
-moves the expected value (exact-exponential steps). Both are vectorised over communes and
-members with numpy; the only Python loops are over steps and over fixed blocks of members
-(one random stream each, so the output does not depend on ``workers``).
+moves the expected value (exact-exponential steps). The only Python loops are over steps and
+over blocks of members: the default sampler and the deterministic model are vectorised with
+numpy over fixed blocks of members (one random stream per block); the compiled samplers
+(``sampler="exact"`` or ``"normal"``, :mod:`models._seir_kernel`) loop over communes and
+members in numba with one random stream per member. Either way the output does not depend on
+``workers``.
 """
 
 from __future__ import annotations

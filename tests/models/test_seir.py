@@ -321,6 +321,49 @@ def test_sparse_coupling_matches_dense(seeded: xr.Dataset, coupling: xr.DataArra
     xr.testing.assert_allclose(dense, sparse, rtol=1e-5)
 
 
+@pytest.mark.parametrize("same_population", [True, False])
+def test_force_of_infection_sparse_dense_and_reference_agree(same_population: bool) -> None:
+    from models.seir import _Coupling, _Mixer, _prepare_coupling
+
+    gen = np.random.default_rng(5)
+    n, members = 6, 4
+    codes = [f"09{i:03d}" for i in range(n)]
+    matrix = random_coupling(5, n)
+    pop = gen.integers(1_000, 9_000, n).astype(float)
+    pop_members = np.repeat(pop[:, None], members, axis=1)
+    if not same_population:
+        pop_members = pop_members * gen.uniform(0.5, 1.5, (1, members))
+    i_eff = gen.random((n, members)) * 50
+    i_eff[2] = 0.0  # a commune with nobody infectious in any member
+    mobility = np.where(np.arange(n) == 1, 0.1, 1.0)  # commune 1 locked down
+    off = matrix - np.diag(np.diag(matrix))
+    c_eff = mobility[:, None] * off * mobility[None, :] + np.diag(1 - mobility * (off @ mobility))
+    expected = c_eff @ ((c_eff.T @ i_eff) / (c_eff.T @ pop_members))
+    dense: _Coupling = _prepare_coupling(coupling_of(matrix, codes), np.array(codes, dtype=object))
+    sparse = _prepare_coupling(sp.csr_array(matrix), np.array(codes, dtype=object))
+    for cpl in (dense, sparse):
+        got = _Mixer(cpl, pop_members[:, 0], pop_members).force(mobility, i_eff, 0, members)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    zero = _Mixer(sparse, pop, pop_members).force(mobility, np.zeros((n, members)), 0, members)
+    assert not zero.any()
+
+
+@pytest.mark.parametrize("sampler", ["exact", "normal"])
+def test_compiled_sampler_with_per_member_initial_state(
+    population: pd.Series, coupling: xr.DataArray, sampler: str
+) -> None:
+    init = initial_state(population, START, infectious=pd.Series({"09001": 20.0}))
+    bigger = initial_state(population * 2, START, infectious=pd.Series({"09002": 50.0}))
+    stacked = xr.concat([init["state"], bigger["state"]], dim="member")
+    out = simulate(
+        SEIRParams(), init.assign(state=stacked), sp.csr_array(coupling.values), 40, members=2,
+        rng=np.random.default_rng(0), sampler=sampler,
+    )  # fmt: skip
+    totals = out["state"].sum("compartment").isel(date=-1).values
+    np.testing.assert_array_equal(totals, [population.to_numpy(), 2 * population.to_numpy()])
+    assert (out["new_infections"].sum(["date", "commune"]).values > 100).all()
+
+
 def test_per_member_initial_and_beta(population: pd.Series, coupling: xr.DataArray) -> None:
     init = initial_state(population, START, infectious=pd.Series({"09001": 20.0}))
     stacked = xr.concat([init["state"], init["state"]], dim="member")
