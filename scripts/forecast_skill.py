@@ -186,7 +186,7 @@ def main() -> None:
     name, start, end = EVALUATION
     parts = [
         "# Forecast skill on real data\n",
-        "Regenerate with ONE command (about 5-10 minutes on 2 cores):\n",
+        "Regenerate with ONE command (about 6 CPU-minutes; 16 min wall on a busy machine):\n",
         "```\n.venv/bin/python scripts/forecast_skill.py --out docs/forecast-skill.md\n```\n",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Model `default` (mean of a local "
         "level and damped log-linear trends over 1, 2 and 3 weeks on cleaned weekly sums, "
