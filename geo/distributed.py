@@ -155,13 +155,15 @@ def _keys_of(paths: Sequence[str]) -> np.ndarray:
     return np.concatenate(keys).astype(np.uint64) if keys else np.array([], dtype=np.uint64)
 
 
-def _ingest_task(root: str, feed: str, path: str, today: date | None, stored: Sequence[str]) -> Any:
+def _ingest_task(
+    root: str, feed: str, path: str, today: date | None, stored_keys: np.ndarray
+) -> Any:
     from geo.ingest import ingest_file
     from geo.workspace import open_workspace
 
     ws = open_workspace(root, create=False)
     try:
-        return ingest_file(ws, feed, path, today=today, stored_keys=_keys_of(stored))
+        return ingest_file(ws, feed, path, today=today, stored_keys=stored_keys)
     except ValueError as exc:  # FeedError, WorkspaceError: reported per file, like in process
         return exc
 
@@ -209,13 +211,15 @@ def ingest_files_distributed(
         if bid:
             first.setdefault(bid, i)
     run = [i for i in range(len(files)) if not ids[i] or first[ids[i]] == i]
+    # read once on one worker; each worker then fetches (and keeps) one copy for its tasks
+    keys = client.submit(_keys_of, stored, pure=False)
     futures = client.map(
         _ingest_task,
         [str(ws.root)] * len(run),
         [feed] * len(run),
         [files[i] for i in run],
         [today] * len(run),
-        [stored] * len(run),
+        stored_keys=keys,
         pure=False,
     )
     results: list[Any] = [None] * len(files)

@@ -310,3 +310,29 @@ def test_cli_ingest_and_build_with_scheduler(
     assert out.exit_code == 0, out.output
     cube = read_cube(ws.cube_path)
     assert int(cube["checkins"].sum()) == len(read_feed(ws, "checkins"))
+
+
+def test_rows_stored_before_the_run_are_rejected_as_duplicates(
+    client: Any, feeds: dict[str, list[Path]], tiny_set: Any, tmp_path: Path
+) -> None:
+    mixed = tmp_path / "mixed.parquet"
+    first = pd.read_parquet(feeds["checkins"][0]).head(100)
+    third = pd.read_parquet(feeds["checkins"][2])
+    pd.concat([first, third], ignore_index=True).to_parquet(mixed, index=False)
+    summaries = []
+    for name in ("local", "dask"):
+        ws = make_workspace(tmp_path / name, tiny_set)
+        ingest_file(ws, "venues", feeds["venues"][0], today=TODAY)
+        ingest_file(ws, "checkins", feeds["checkins"][0], today=TODAY)
+        if name == "local":
+            summaries.append(ingest_file(ws, "checkins", mixed, today=TODAY))
+        else:
+            (result,) = ingest_files_distributed(client, ws, "checkins", [mixed], today=TODAY)
+            summaries.append(result)
+    local, remote = summaries
+    assert remote.rejected_by_reason == local.rejected_by_reason
+    assert (remote.accepted, remote.rejected) == (local.accepted, local.rejected)
+    assert any("duplicate" in p or "already" in p for p in remote.rejected_by_reason), (
+        remote.rejected_by_reason
+    )
+    pd.testing.assert_frame_equal(remote.examples, local.examples)
