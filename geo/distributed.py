@@ -103,7 +103,8 @@ def dask_client(
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
-        workers = n_workers or len(os.sched_getaffinity(0))
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        workers = n_workers or (len(usable) if usable else os.cpu_count() or 1)
         with (
             LocalCluster(
                 n_workers=workers,
