@@ -444,6 +444,40 @@ def test_normal_sampler_moments_and_small_counts_exact(n: int, p: float, exact: 
     assert same == exact
 
 
+def run_kernel_step(
+    x: np.ndarray,
+    lam_dt: np.ndarray,
+    consts: np.ndarray,
+    leave: np.ndarray,
+    inf: np.ndarray,
+    det: np.ndarray,
+    seed: int,
+) -> None:
+    """One compiled step for one commune and ``x.shape[1]`` members, no vaccination."""
+    from models import _seir_kernel
+
+    members = x.shape[1]
+    doses = np.zeros((1, 1), dtype=np.int64)
+    _seir_kernel.stochastic_step(
+        _seir_kernel.member_streams(np.random.default_rng(seed), members), x, lam_dt, consts,
+        leave, np.log(np.maximum(leave, 1 - leave)), doses, doses, inf, det,
+        np.zeros((members, 1, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
+        np.zeros((1, members)), np.inf,
+    )  # fmt: skip
+
+
+def assert_binomial_pmf(got: np.ndarray, n: int, p: float) -> None:
+    """Chi-square test of draws against Binomial(n, p) over cells with >= 20 expected."""
+    from scipy import stats
+
+    k = np.arange(n + 1)
+    expected = stats.binom.pmf(k, n, p) * len(got)
+    keep = expected >= 20
+    observed = np.bincount(got, minlength=n + 1)[keep]
+    chi2 = float((((observed - expected[keep]) ** 2) / expected[keep]).sum())
+    assert stats.chi2.sf(chi2, max(int(keep.sum()) - 1, 1)) > 1e-4
+
+
 @pytest.mark.parametrize(
     ("n", "lam"),
     [
@@ -456,33 +490,17 @@ def test_normal_sampler_moments_and_small_counts_exact(n: int, p: float, exact: 
 )
 def test_kernel_infections_are_binomial(n: int, lam: float) -> None:
     """The kernel's S -> E draw (its own fast path) against Binomial(S, 1 - exp(-lambda))."""
-    from scipy import stats
-
-    from models import _seir_kernel
-
     members = 60_000
     x = np.zeros((1, members, 8), dtype=np.int64)
     x[0, :, 0] = n
     x[0, :, 1] = n  # V1 with efficacy 0: the same distribution through the general path
     consts = np.array([1.0, 0.5, 0.2, np.log(0.8), 0.35, np.log(0.65), 0.15, np.log(0.85), 0.75])
     leave = np.full((4, 1, 1), 0.2)
-    doses = np.zeros((1, 1), dtype=np.int64)
     inf = np.zeros((members, 1), dtype=np.float32)
     det = np.zeros((members, 1), dtype=np.float32)
-    _seir_kernel.stochastic_step(
-        _seir_kernel.member_streams(np.random.default_rng(n), members), x,
-        np.full((1, members), lam), consts, leave, np.log(np.maximum(leave, 1 - leave)),
-        doses, doses, inf, det, np.zeros((members, 1, 0), dtype=np.float32),
-        np.zeros(0, dtype=np.int64), np.zeros((1, members)), np.inf,
-    )  # fmt: skip
-    p = -np.expm1(-lam)
+    run_kernel_step(x, np.full((1, members), lam), consts, leave, inf, det, seed=n)
     for got in (n - x[0, :, 0], n - x[0, :, 1]):
-        k = np.arange(n + 1)
-        expected = stats.binom.pmf(k, n, p) * members
-        keep = expected >= 20
-        observed = np.bincount(got, minlength=n + 1)[keep]
-        chi2 = float((((observed - expected[keep]) ** 2) / expected[keep]).sum())
-        assert stats.chi2.sf(chi2, max(int(keep.sum()) - 1, 1)) > 1e-4
+        assert_binomial_pmf(got, n, -np.expm1(-lam))
     np.testing.assert_array_equal(inf[:, 0], 2 * n - x[0, :, 0] - x[0, :, 1])
 
 
