@@ -311,6 +311,13 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
             f"{name}: not a readable Parquet file ({exc}); write it again with "
             "pandas.DataFrame.to_parquet or pyarrow"
         ) from None
+    try:
+        _ = table.column_names  # Arrow decodes the names only when asked
+    except UnicodeDecodeError as exc:
+        raise FeedError(
+            f"{name}: a column name is not UTF-8 text ({exc.object[:40]!r}); the file is "
+            "damaged or was not written by a Parquet library; write it again"
+        ) from None
     geom = table.schema.field("geometry") if "geometry" in table.column_names else None
     if geom is not None and (pa.types.is_binary(geom.type) or pa.types.is_large_binary(geom.type)):
         table = _points_from_wkb(table, name)

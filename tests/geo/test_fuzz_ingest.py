@@ -626,7 +626,7 @@ RENAMES = (
 
 
 def _mutate_columns(columns: list[str], data: st.DataObject) -> list[str]:
-    how = data.draw(st.sampled_from(["drop", "extra", "duplicate", "rename", "none"]))
+    how = data.draw(st.sampled_from(["drop", "extra", "duplicate", "rename", "swap", "none"]))
     columns = list(columns)
     if how == "drop" and columns:
         columns.remove(data.draw(st.sampled_from(columns), label="dropped"))
@@ -637,23 +637,25 @@ def _mutate_columns(columns: list[str], data: st.DataObject) -> list[str]:
     elif how == "rename" and columns:
         i = data.draw(st.integers(0, len(columns) - 1), label="renamed")
         columns[i] = data.draw(st.sampled_from(RENAMES))(columns[i])
+    elif how == "swap" and len(columns) > 1:  # two header cells exchanged, values stay put
+        i, j = data.draw(st.lists(st.integers(0, len(columns) - 1), min_size=2, max_size=2))
+        columns[i], columns[j] = columns[j], columns[i]
     return columns
 
 
 def _rows_for(rows: list[Row], old: list[str], new: list[str]) -> list[Row]:
-    """Carry each row's values over to the mutated columns (by position)."""
-    out = []
-    for row in rows:
-        values = [row.get(c, "") for c in old]
-        values += [f"x{j}" for j in range(len(new) - len(old))]
-        out.append(dict(zip(new, values, strict=False)))
-    return out
+    """Carry the values over: by position after a rename or swap, else by name."""
+    if len(new) == len(old):
+        return [dict(zip(new, [row.get(c, "") for c in old], strict=True)) for row in rows]
+    return [{c: row.get(c, f"x{j}") for j, c in enumerate(new)} for row in rows]
 
 
-def _write_csv_raw(rows: list[Row], columns: list[str], bom: bool) -> bytes:
+def _write_csv_raw(rows: list[Row], columns: list[str], bom: bool, delimiter: str = ",") -> bytes:
     """CSV that may repeat a column name (a dict row cannot): write by position."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    bare_cr = any("\r" in v for row in rows for v in row.values())  # see rows_to_csv
+    quoting = csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=quoting)
     writer.writerow(columns)
     for row in rows:
         writer.writerow(list(row.values()) + [""] * (len(columns) - len(row)))
@@ -893,8 +895,9 @@ def mutated_file(draw: st.DrawFn, feed: str, world: World) -> tuple[bytes, str]:
             new = _mutate_columns(columns, data)
             rows, columns = _rows_for(rows, columns, new), new
     name = f"{feed}{SUFFIX[fmt]}"
-    if len(set(columns)) < len(columns) and fmt in ("csv", "csv_bom"):
-        content = _write_csv_raw(rows, columns, fmt == "csv_bom")
+    if fmt in ("csv", "csv_bom"):
+        delimiter = draw(st.sampled_from([",", ",", ";", "\t"]))
+        content = _write_csv_raw(rows, columns, fmt == "csv_bom", delimiter)
     else:
         content = serialize(rows, list(dict.fromkeys(columns)), fmt, schema)
     if kind == "structure" and fmt == "geojson":
@@ -1021,6 +1024,12 @@ READER_CRASHES = [
         ),
         r"row 2, column 'date': the text is not valid UTF-8; write the file again",
         id="parquet-string-column-not-utf8",
+    ),
+    pytest.param(  # UnicodeDecodeError from Arrow while decoding the column names
+        "f.parquet",
+        _parquet_bytes(pa.table({"origin": ["01"]})).replace(b"origin", b"or\x96gin"),
+        r"a column name is not UTF-8 text \(b'or\\x96gin'\); the file is damaged",
+        id="parquet-column-name-not-utf8",
     ),
     pytest.param(  # GEOSException: ParseException while reading the WKB
         "f.parquet",
