@@ -17,6 +17,9 @@ into errors), and a failing ingest leaves the event store byte-identical.
 
 Hypothesis runs derandomized without a database, so CI sees the same examples every run;
 the crashes found while writing these tests are pinned as explicit regression cases.
+Two of them first surfaced as ``FlakyStrategyDefinition`` instead of a falsifying example:
+when that happens, call the failing test's strategy and ``check_parse`` in a loop with
+random seeds (``phases=[Phase.generate]``) and print the exception to see the real crash.
 """
 
 from __future__ import annotations
