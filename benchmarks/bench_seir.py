@@ -177,7 +177,7 @@ def main() -> None:
           f"{base_cpu:.1f} s CPU")  # fmt: skip
     print(f"{'sampler':8} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'x baseline (wall)':>18} "
           f"{'x baseline (cpu)':>17} {'attack rate':>12}")  # fmt: skip
-    best = math.inf
+    best: dict[str, float] = {}
     runs = (("exact", 1), ("exact", 2), ("normal", 1), ("normal", 2), ("numpy", 1))
     for sampler, workers in runs:
         out, wall, cpu = timed(
@@ -189,12 +189,14 @@ def main() -> None:
         attack = float(out["new_infections"].sum()) / members / float(init["population"].sum())
         print(f"{sampler:8} {workers:7d} {wall:8.2f} {cpu:8.2f} {base_wall / wall:18.1f} "
               f"{base_cpu / cpu:17.1f} {attack:12.3f}")  # fmt: skip
-        if sampler == "exact" and workers == 2:
-            best = wall
-    if not args.quick:
-        print(f"goal (exact sampler, 2 workers): < 2 s -> {best:.2f} s "
-              f"({'met' if best < 2 else 'NOT met'}); >= 50x the loop -> {base_wall / best:.1f}x "
-              f"({'met' if base_wall / best >= 50 else 'NOT met'})")  # fmt: skip
+        if workers == 2:
+            best[sampler] = wall
+    for sampler, wall in best.items():
+        if args.quick:
+            break
+        print(f"goal ({sampler} sampler, 2 workers): < 2 s -> {wall:.2f} s "
+              f"({'met' if wall < 2 else 'NOT met'}); >= 50x the loop -> {base_wall / wall:.1f}x "
+              f"({'met' if base_wall / wall >= 50 else 'NOT met'})")  # fmt: skip
 
     n_nat, d_nat, m_nat = (10_600, 30, 10) if args.quick else (10_600, 180, 100)
     print(f"\nNational: {n_nat} communes x {d_nat} days x {m_nat} members, sparse coupling")
@@ -205,9 +207,9 @@ def main() -> None:
         print(f"{sampler:8} {workers:7d} {res['wall']:8.1f} {res['cpu']:8.1f} "
               f"{res['peak_gb']:8.2f} {res['out_gb']:9.2f} {res['attack']:7.3f}   "
               f"(nnz {res['nnz']})")  # fmt: skip
-        if sampler == "exact" and not args.quick:
+        if not args.quick:
             met = res["wall"] < 30 and res["peak_gb"] < 8
-            print(f"goal (exact): < 30 s and < 8 GB -> {res['wall']:.1f} s, "
+            print(f"goal ({sampler}): < 30 s and < 8 GB -> {res['wall']:.1f} s, "
                   f"{res['peak_gb']:.2f} GB ({'met' if met else 'NOT met'})")  # fmt: skip
     print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
 
