@@ -38,6 +38,7 @@ from forecast.hub import QUANTILE_LEVELS, day_target, forecast_date_to_target_en
 from forecast.models import forecast_series
 from models.calibration import calibrate_transmission, gamma_delay_pmf
 from models.interventions import Intervention
+from models.presets import disease_timing
 from models.seir import COMPARTMENTS, SEIRParams, simulate
 
 EnsembleRule = Literal["median", "mean"]
@@ -147,6 +148,8 @@ def combine_quantile_arrays(
 
 #: Days of case history the SEIR component is calibrated on (the last weeks before D).
 CALIBRATION_WINDOW_DAYS = 56
+#: Disease timing of the SEIR component when no ``params`` are given (models.presets).
+DEFAULT_DISEASE_TIMING = "delta-2021"
 #: Daily sd of the random walk on log beta over the horizon (widens long horizons).
 BETA_RANDOM_WALK_SD_PER_DAY = 0.03
 #: Days of fitted beta averaged (log scale) into each member's horizon beta.
@@ -414,7 +417,8 @@ def calibrate_ensemble(
     rng : numpy.random.Generator
         Source of posterior draws and random-walk steps.
     params : SEIRParams, optional
-        Natural history (default Delta, 2021).
+        Natural history; default the ``delta-2021`` disease timing of
+        :mod:`models.presets` (with its infection-to-report delay).
     window_days : int
         Trailing days of history used by the calibration.
     level : {"province", "district"}
@@ -432,7 +436,15 @@ def calibrate_ensemble(
             f"level: got {level!r}; expected one of {list(CALIBRATION_LEVELS)}; fix: use "
             "'province' (stable) or 'district'"
         )
-    params = params or SEIRParams()
+    # Default: the Delta-2021 disease timing (generation interval 4.7 d, docs/calibration.md).
+    # SEIRParams()'s periods give an 8.9-day interval, which doubles the fitted R(t) and
+    # sends the forecasts 5x past the baseline's error on the demo (docs/publication.md).
+    if params is None:
+        timing = disease_timing(DEFAULT_DISEASE_TIMING)
+        params = timing.params
+        delay = gamma_delay_pmf(timing.report_delay_mean_days, timing.report_delay_sd_days)
+    else:
+        delay = gamma_delay_pmf()
     locs = cube_locations(history)
     groups = locs.district_of_commune if level == "district" else ("province",) * len(locs.communes)
     units = tuple(sorted(set(groups)))
@@ -453,6 +465,7 @@ def calibrate_ensemble(
             pd.Series(_group_sum(population, groups, units), index=list(units)),
             members=members,
             rng=rng,
+            delay_pmf=delay,
         )
     post = fit.posterior
     unit_index = {d: i for i, d in enumerate(units)}
@@ -488,7 +501,7 @@ def calibrate_ensemble(
         },
     )
     rho = post["reporting_fraction"].transpose("member", "unit").to_numpy()[:, commune_unit]
-    return SEIREnsembleInputs(initial, beta, rho, gamma_delay_pmf(), params)
+    return SEIREnsembleInputs(initial, beta, rho, delay, params)
 
 
 def simulate_reported_cases(
@@ -737,7 +750,7 @@ def forecast_cube(
     rule : {"median", "mean"}
         Ensemble rule.
     params : SEIRParams, optional
-        Natural history of the SEIR component.
+        Natural history of the SEIR component (default: the ``delta-2021`` preset).
     calibration_level : {"province", "district"}
         Units the SEIR component is calibrated on (:func:`calibrate_ensemble`).
     progress : callable, optional
