@@ -8,10 +8,12 @@ from typing import Any
 # name -> module that defines it; imported on first use (keeps `import` light, no cycles)
 _EXPORTS = {
     "NextWeekCasesModel": "models.regression",
+    "NextWeekCountModel": "models.regression",
     "SEIRParams": "models.seir",
     "UpturnClassifier": "models.regression",
     "assess_risk": "models.rules",
     "calibrate_transmission": "models.calibration",
+    "disease_timing": "models.presets",
     "commune_features": "models.features",
     "estimate_rt": "models.rt",
     "load_rule_set": "models.rules",
@@ -20,11 +22,13 @@ _EXPORTS = {
 }
 __all__ = [
     "NextWeekCasesModel",
+    "NextWeekCountModel",
     "SEIRParams",
     "UpturnClassifier",
     "assess_risk",
     "calibrate_transmission",
     "commune_features",
+    "disease_timing",
     "estimate_rt",
     "load_rule_set",
     "simulate",
