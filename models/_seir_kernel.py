@@ -136,8 +136,9 @@ def _stirling_tail(k):  # type: ignore[no-untyped-def]
     # log(k!) minus its Stirling approximation (k + 1/2) log(k + 1) - (k + 1) + log(2 pi) / 2
     if k <= 9:
         return math.lgamma(k + 1.0) - (k + 0.5) * math.log(k + 1.0) + (k + 1.0) - _HALF_LOG_2PI
-    kp1sq = (k + 1.0) * (k + 1.0)
-    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1.0)
+    inv = 1.0 / (k + 1.0)  # one division: this runs on every exact acceptance test
+    inv2 = inv * inv
+    return (1.0 / 12 - (1.0 / 360 - inv2 * (1.0 / 1260)) * inv2) * inv
 
 
 @numba.njit
