@@ -12,6 +12,7 @@ from boundaries.crosswalk import build_crosswalk
 from boundaries.errors import BoundaryError
 from boundaries.io import export_geojson, read_boundary_file, write_boundary_set
 from boundaries.sets import (
+    GENERATED_SETS,
     PACKAGED_SETS,
     list_boundary_sets,
     load_boundary_set,
@@ -80,12 +81,19 @@ def boundaries() -> None:
 @boundaries.command("list")
 @WORKSPACE_OPTION
 def list_command(workspace: Path | None) -> None:
-    """List the boundary sets: packaged ones and those imported into the workspace.
+    """List the boundary sets: packaged, generated, and those imported into the workspace.
 
     Example: safemap boundaries list --workspace ./workspace
     """
     for name in list_boundary_sets(_existing_home(workspace)):
-        click.echo(f"{name}\t{'packaged' if name in PACKAGED_SETS else 'imported'}")
+        kind = (
+            "packaged"
+            if name in PACKAGED_SETS
+            else "generated (synthetic, built on first use)"
+            if name in GENERATED_SETS
+            else "imported"
+        )
+        click.echo(f"{name}\t{kind}")
 
 
 @boundaries.command("show")

@@ -121,15 +121,19 @@ def list_boundary_sets(workspace_dir: str | os.PathLike[str] | None = None) -> l
     Returns
     -------
     list of str
-        Packaged sets first (``bac-ninh-2021``, ``bac-ninh-2025``), then imported sets, sorted.
+        Packaged sets first (``bac-ninh-2021``, ``bac-ninh-2025``), then generated sets
+        (``vn-synthetic-national``, built on first use), then imported sets, sorted.
     """
-    names = list(PACKAGED_SETS)
+    names = list(PACKAGED_SETS) + [n for n in GENERATED_SETS if n not in PACKAGED_SETS]
     folder = _imported_dir(workspace_dir)
     if folder is not None and folder.is_dir():
         names += sorted(
             p.name
             for p in folder.iterdir()
-            if p.is_dir() and (p / IMPORTED_GEOMETRY).is_file() and p.name not in PACKAGED_SETS
+            if p.is_dir()
+            and (p / IMPORTED_GEOMETRY).is_file()
+            and p.name not in PACKAGED_SETS
+            and p.name not in GENERATED_SETS
         )
     return names
 

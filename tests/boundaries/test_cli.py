@@ -38,7 +38,11 @@ def user_file(tmp_path: Path) -> Path:
 def test_list_does_not_create_a_workspace(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(boundaries, ["list"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["bac-ninh-2021\tpackaged", "bac-ninh-2025\tpackaged"]
+    assert result.output.splitlines() == [
+        "bac-ninh-2021\tpackaged",
+        "bac-ninh-2025\tpackaged",
+        "vn-synthetic-national\tgenerated (synthetic, built on first use)",
+    ]
     assert not (tmp_path / "home").exists()
 
 

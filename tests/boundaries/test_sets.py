@@ -121,13 +121,18 @@ def test_workspace_cache_is_written_and_reused(tmp_path: Path) -> None:
 def test_missing_workspace_is_not_created(tmp_path: Path) -> None:
     ghost = tmp_path / "nowhere"
     assert len(load_boundary_set("bac-ninh-2021", workspace_dir=ghost)) == 126
-    assert list_boundary_sets(ghost) == ["bac-ninh-2021", "bac-ninh-2025"]
+    assert list_boundary_sets(ghost) == ["bac-ninh-2021", "bac-ninh-2025", "vn-synthetic-national"]
     assert not ghost.exists()
 
 
 def test_imported_set_is_listed_repaired_and_rebuilt_on_change(tmp_path: Path) -> None:
     write_boundary_set(squares_file(), tmp_path, "tiny", attribution="Test data (CC0)")
-    assert list_boundary_sets(tmp_path) == ["bac-ninh-2021", "bac-ninh-2025", "tiny"]
+    assert list_boundary_sets(tmp_path) == [
+        "bac-ninh-2021",
+        "bac-ninh-2025",
+        "vn-synthetic-national",
+        "tiny",
+    ]
     gdf = load_boundary_set("tiny", workspace_dir=tmp_path)
     assert list(gdf.index) == ["00101", "00102", "00103"]
     assert gdf.attrs["attribution"] == "Test data (CC0)"
