@@ -47,6 +47,8 @@ INITIAL_SOURCES = ("seeds", "calibration")
 #: Communes with a smaller share of their area inside a zone polygon are left out (slivers
 #: along shared borders, from digitising).
 MIN_ZONE_SHARE = 0.001
+#: Stochastic sampler of scenario runs: exact binomial draws, compiled (docs/seir.md).
+SAMPLER = "exact"
 _TOP_KEYS = {
     "name",
     "boundary_set",
@@ -595,6 +597,7 @@ def run_scenario(
         members=spec.members,
         rng=rng,
         store_compartments=(),
+        sampler=SAMPLER,
     )
     return xr.Dataset(
         {
