@@ -276,19 +276,8 @@ def propose_zones(
         {"cases_14d": recent.to_numpy()},
         index=pd.Index([str(c) for c in cube["commune"].values]),
     )
-    for name in ("workers_resident", "workers_employed"):
-        if name in cube:
-            counts[name] = cube[name].to_numpy()
-    baseline = None
-    if ensemble is not None and coupling is not None:
-        base = simulate_reported_cases(
-            ensemble,
-            coupling,
-            max(AVERTED_WINDOWS_DAYS),
-            rng=np.random.default_rng(seed),
-            stochastic=False,
-        )
-        baseline = base.sum("commune").transpose("member", "date").to_numpy()
+    _add_worker_counts(counts, cube)
+    baseline = _no_action_cases(ensemble, coupling, seed)
     rows = []
     geometries = []
     for number, codes in enumerate(contiguous_groups(communes, selected), start=1):
@@ -623,19 +612,8 @@ def propose_cell_zones(
     located = past["cell_cases"].isel(date=slice(-14, None)).sum("date").to_series()
     located.index = located.index.astype(str)
     counts = pd.DataFrame(index=pd.Index([str(c) for c in cube["commune"].values]))
-    for name in ("workers_resident", "workers_employed"):
-        if name in cube:
-            counts[name] = cube[name].to_numpy()
-    baseline = None
-    if ensemble is not None and coupling is not None:
-        base = simulate_reported_cases(
-            ensemble,
-            coupling,
-            max(AVERTED_WINDOWS_DAYS),
-            rng=np.random.default_rng(seed),
-            stochastic=False,
-        )
-        baseline = base.sum("commune").transpose("member", "date").to_numpy()
+    _add_worker_counts(counts, cube)
+    baseline = _no_action_cases(ensemble, coupling, seed)
     groups = [
         g
         for g in contiguous_cell_groups(selected)
@@ -685,3 +663,26 @@ def propose_cell_zones(
     if frame.empty:
         frame = pd.DataFrame(columns=list(CELL_ZONE_COLUMNS))
     return gpd.GeoDataFrame(frame, geometry=geometries, crs="EPSG:4326")
+
+
+def _no_action_cases(
+    ensemble: SEIREnsembleInputs | None, coupling: xr.DataArray | None, seed: int
+) -> np.ndarray | None:
+    """Province reported cases (member, day) with no action, or None without an ensemble."""
+    if ensemble is None or coupling is None:
+        return None
+    base = simulate_reported_cases(
+        ensemble,
+        coupling,
+        max(AVERTED_WINDOWS_DAYS),
+        rng=np.random.default_rng(seed),
+        stochastic=False,
+    )
+    return base.sum("commune").transpose("member", "date").to_numpy()
+
+
+def _add_worker_counts(counts: pd.DataFrame, cube: xr.Dataset) -> None:
+    """Copy the cube's worker registers (resident, employed) per commune into ``counts``."""
+    for name in ("workers_resident", "workers_employed"):
+        if name in cube:
+            counts[name] = cube[name].to_numpy()
