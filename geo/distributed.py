@@ -226,10 +226,60 @@ def ingest_files_distributed(
     results: list[Any] = [None] * len(files)
     for i, res in zip(run, client.gather(futures), strict=True):
         results[i] = res
+    for i in reingest_cross_file_duplicates(ws, feed, [(i, results[i]) for i in run]):
+        results[i] = ingest_file(ws, feed, files[i], today=today)
     for i in range(len(files)):
         if results[i] is None:  # a repeat: the batch is committed now
             results[i] = ingest_file(ws, feed, files[i], today=today)
     return results
+
+
+def reingest_cross_file_duplicates(
+    ws: Workspace, feed: str, results: Sequence[tuple[int, Any]]
+) -> list[int]:
+    """Withdraw the batches that repeat rows of an earlier file of the same call.
+
+    The tasks check duplicates against the rows stored *before* the call, so a row in two
+    files of one call was accepted twice. In file order, every batch that holds a row key of
+    an earlier batch of the call is withdrawn (events file first: it is the commit marker),
+    to be ingested again in process against the rows now stored: the result is then what
+    ingesting the files one after the other gives.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+    feed : str
+        Feed name.
+    results : sequence of (int, IngestSummary or ValueError)
+        The tasks' results with the file's position, in file order.
+
+    Returns
+    -------
+    list of int
+        Positions of the files whose batch was withdrawn (to ingest again, in this order).
+    """
+    from geo.ingest import IngestSummary
+    from geo.store import events_path, rejects_path
+
+    new = [
+        (i, res)
+        for i, res in results
+        if isinstance(res, IngestSummary) and not res.already_ingested and res.accepted
+    ]
+    keys = [_keys_of([str(events_path(ws, feed, res.batch_id))]) for _, res in new]
+    if len(new) < 2 or not any(k.size for k in keys):
+        return []
+    owner = np.repeat(np.arange(len(new)), [k.size for k in keys])
+    _, first = np.unique(np.concatenate(keys), return_index=True)
+    repeated = np.ones(owner.size, dtype=bool)
+    repeated[first] = False  # the first occurrence (earliest file) keeps its row
+    withdrawn = sorted({int(j) for j in owner[repeated]})
+    for j in withdrawn:
+        batch = new[j][1].batch_id
+        events_path(ws, feed, batch).unlink(missing_ok=True)
+        rejects_path(ws, feed, batch).unlink(missing_ok=True)
+    return [new[j][0] for j in withdrawn]
 
 
 # ---------------------------------------------------------------------------- cube build

@@ -336,3 +336,34 @@ def test_rows_stored_before_the_run_are_rejected_as_duplicates(
         remote.rejected_by_reason
     )
     pd.testing.assert_frame_equal(remote.examples, local.examples)
+
+
+def test_rows_repeated_across_files_of_one_call_are_rejected_as_in_process(
+    client: Any, feeds: dict[str, list[Path]], tiny_set: Any, tmp_path: Path
+) -> None:
+    """A row in two files of one Dask call is stored once, like ingesting them in turn."""
+    first = pd.read_parquet(feeds["checkins"][0])
+    third = pd.read_parquet(feeds["checkins"][2])
+    overlap = tmp_path / "overlap.parquet"
+    pd.concat([first.head(50), third], ignore_index=True).to_parquet(overlap, index=False)
+    again = tmp_path / "again.parquet"  # repeats rows of the overlap file only
+    third.head(30).to_parquet(again, index=False)
+    paths = [feeds["checkins"][0], overlap, again]
+    local = make_workspace(tmp_path / "local", tiny_set)
+    remote = make_workspace(tmp_path / "dask", tiny_set)
+    for ws in (local, remote):
+        ingest_file(ws, "venues", feeds["venues"][0], today=TODAY)
+    expected = [ingest_file(local, "checkins", p, today=TODAY) for p in paths]
+    got = ingest_files_distributed(client, remote, "checkins", paths, today=TODAY)
+    for a, b in zip(expected, got, strict=True):
+        assert (a.batch_id, a.accepted, a.rejected) == (b.batch_id, b.accepted, b.rejected)
+        assert a.rejected_by_reason == b.rejected_by_reason
+    repeats = [sum(n for p, n in r.rejected_by_reason.items() if "already" in p) for r in got]
+    # 50 and 30 repeated rows, less those rejected first for an unknown venue
+    assert repeats[0] == 0 and 40 < repeats[1] <= 50 and 20 < repeats[2] <= 30, repeats
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_feed(local, "checkins")), sorted_rows(read_feed(remote, "checkins"))
+    )
+    pd.testing.assert_frame_equal(
+        sorted_rows(read_rejects(local, "checkins")), sorted_rows(read_rejects(remote, "checkins"))
+    )
