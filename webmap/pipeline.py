@@ -7,9 +7,8 @@ Every step of the demo uses the production code path (the same functions and com
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,27 +64,30 @@ def _latest_forecast_file(ws: Workspace) -> Path | None:
     return files[-1] if files else None
 
 
-def read_forecast_skill(forecast_csv: Path) -> dict[str, Any] | None:
+def read_forecast_skill(ws: Workspace, forecast_csv: Path) -> dict[str, Any] | None:
     """The skill written beside a forecast (``<D>-skill.json``), or None when there is none.
 
     Parameters
     ----------
+    ws : geo.workspace.Workspace
+        The workspace.
     forecast_csv : pathlib.Path
         ``<workspace>/forecasts/<D>.csv``.
 
     Returns
     -------
     dict or None
-        The back-test's relative WIS per horizon (``forecast.workspace.skill_to_dict``).
+        The back-test's relative WIS per horizon (:func:`forecast.workspace.read_skill`).
         A file that cannot be read counts as no skill (every horizon hidden), never as
         skill.
     """
-    path = forecast_csv.with_name(f"{forecast_csv.stem}-skill.json")
+    from forecast.errors import ForecastInputError
+    from forecast.workspace import read_skill
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_skill(ws, date.fromisoformat(forecast_csv.stem))
+    except (ForecastInputError, OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 def skill_meta(skill: dict[str, Any] | None) -> dict[str, Any]:
@@ -145,7 +147,7 @@ def publish_workspace(
     forecast_extra: dict[str, Any] = {}
     if forecast_file is not None:
         forecasts = pd.read_csv(forecast_file, dtype={"location": str})
-        skill = read_forecast_skill(forecast_file)
+        skill = read_forecast_skill(ws, forecast_file)
         hidden = hidden_targets(skill)
         tables["forecasts"] = forecasts
         layer = add_forecasts(layer, forecasts, hidden_targets=hidden)

@@ -176,8 +176,10 @@ def test_forecasts_without_skill_are_all_hidden(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{broken", "[1, 2]"])
 def test_an_unreadable_skill_file_counts_as_no_skill(tmp_path: Path, content: str) -> None:
-    csv = tmp_path / f"{D}.csv"
-    (tmp_path / f"{D}-skill.json").write_text(content, encoding="utf-8")
-    assert read_forecast_skill(csv) is None
-    assert skill_meta(read_forecast_skill(csv)) == {"assessed": False}
-    assert hidden_targets(read_forecast_skill(csv)) == [*WEEK_TARGETS, *DAY_TARGETS]
+    ws = open_workspace(tmp_path)
+    csv = tmp_path / "forecasts" / f"{D}.csv"
+    csv.parent.mkdir()
+    (csv.parent / f"{D}-skill.json").write_text(content, encoding="utf-8")
+    assert read_forecast_skill(ws, csv) is None
+    assert skill_meta(read_forecast_skill(ws, csv)) == {"assessed": False}
+    assert hidden_targets(read_forecast_skill(ws, csv)) == [*WEEK_TARGETS, *DAY_TARGETS]
