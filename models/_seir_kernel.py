@@ -141,17 +141,20 @@ def _stirling_tail(k):  # type: ignore[no-untyped-def]
     return (1.0 / 12 - (1.0 / 360 - inv2 * (1.0 / 1260)) * inv2) * inv
 
 
-@numba.njit
+@numba.njit(inline="always")
 def _inversion(rs, n, p, log_q):  # type: ignore[no-untyped-def]
     # p <= 1/2, n p < 10; log_q = log(1 - p)
-    first = math.exp(n * log_q)
+    y = n * log_q
     u, rs = uniform(rs)
+    if u <= 1.0 + y:  # u <= P(0) = exp(y) >= 1 + y: most small-mean draws stop here
+        return 0, rs
+    first = math.exp(y)
     if u <= first:
         return 0, rs
     return _inversion_from(rs, n, p, first, u - first)
 
 
-@numba.njit
+@numba.njit(inline="always")
 def _inversion_from(rs, n, p, first, u):  # type: ignore[no-untyped-def]
     # sequential search of the pmf after the uniform has passed 0: u is what is left of it
     # (pmf(0) = first already subtracted); p <= 1/2
@@ -173,37 +176,61 @@ def _inversion_from(rs, n, p, first, u):  # type: ignore[no-untyped-def]
         x = 0
 
 
-@numba.njit
+_DRAWS = 10  # binomial draws per commune, member and step
+_RATIO_MAX_STEPS = 40  # exact test by the pmf recurrence when |k - mode| is at most this
+
+
+@numba.njit(inline="always")
 def _btrs(rs, n, p):  # type: ignore[no-untyped-def]
-    # p <= 1/2, n p >= 10 (Hörmann 1993, algorithm BTRS, as written in TensorFlow)
+    # p <= 1/2, n p >= 10 (Hörmann 1993, algorithm BTRS)
     q = 1.0 - p
     spq = math.sqrt(n * p * q)
     b = 1.15 + 2.53 * spq
     a = -0.0873 + 0.0248 * b + 0.01 * p
     c = n * p + 0.5
     v_r = 0.92 - 4.2 / b
-    r = p / q
-    mode_term = math.nan
+    two_a = 2.0 * a
+    mode = -1
+    r = alpha = 0.0
     while True:
         u, rs = uniform(rs)
         v, rs = uniform(rs)
         u -= 0.5
         us = 0.5 - abs(u)
-        k = int(math.floor((2.0 * a / us + b) * u + c))
+        k = int(math.floor((two_a / us + b) * u + c))
         if k < 0 or k > n:
             continue
         if us >= 0.07 and v <= v_r:
             return k, rs
-        # exact acceptance: log of the hat at k against log(pmf(k) / pmf(mode))
-        if math.isnan(mode_term):
-            mode = math.floor((n + 1) * p)
-            mode_term = (
-                (mode + 0.5) * math.log((mode + 1) / (r * (n - mode + 1)))
-                + _stirling_tail(mode)
-                + _stirling_tail(n - mode)
-            )
-        alpha = (2.83 + 5.1 / b) * spq
-        lv = math.log(v * alpha / (a / (us * us) + b))
+        if mode < 0:
+            mode = int(math.floor((n + 1) * p))
+            r = p / q
+            alpha = (2.83 + 5.1 / b) * spq
+        # accept when the scaled hat h at k lies under pmf(k) / pmf(mode)
+        h = v * alpha / (a / (us * us) + b)
+        d = k - mode
+        if -_RATIO_MAX_STEPS <= d <= _RATIO_MAX_STEPS:
+            # pmf(k) / pmf(mode) as a product of the ratios of consecutive pmf values, each
+            # <= 1 away from the mode, so the product only falls: stop as soon as it is < h
+            f = 1.0
+            if d > 0:
+                for j in range(mode + 1, k + 1):
+                    f *= (n - j + 1) * r / j
+                    if f < h:
+                        break
+            else:
+                for j in range(mode, k, -1):
+                    f *= j / ((n - j + 1) * r)
+                    if f < h:
+                        break
+            if h <= f:
+                return k, rs
+            continue
+        mode_term = (
+            (mode + 0.5) * math.log((mode + 1) / (r * (n - mode + 1)))
+            + _stirling_tail(mode)
+            + _stirling_tail(n - mode)
+        )
         bound = (
             mode_term
             + (n + 1) * math.log((n - mode + 1) / (n - k + 1))
@@ -211,17 +238,15 @@ def _btrs(rs, n, p):  # type: ignore[no-untyped-def]
             - _stirling_tail(k)
             - _stirling_tail(n - k)
         )
-        if lv <= bound:
+        if math.log(h) <= bound:
             return k, rs
 
 
-@numba.njit
-def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-def]
-    """Draw ``Binomial(n, p)``; return the draw and the new generator state.
+@numba.njit(inline="always")
+def _binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-def]
+    # Binomial(n, p) and the new generator state; inlined at its one call site per caller
 
-    ``log_q`` is ``log(max(p, 1 - p))``, precomputed by the caller (the log of
-    ``1 - min(p, 1 - p)``, the only log the inversion needs).
-    """
+    # log_q = log(max(p, 1 - p)), precomputed by the caller (the only log the inversion needs)
     if n <= 0 or p <= 0.0:
         return 0, rs
     if p >= 1.0:
@@ -239,6 +264,16 @@ def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-d
     else:
         k, rs = _btrs(rs, n, pp)
     return (n - k if flip else k), rs
+
+
+@numba.njit
+def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-def]
+    """Draw ``Binomial(n, p)``; return the draw and the new generator state.
+
+    ``log_q`` is ``log(max(p, 1 - p))``, precomputed by the caller (the log of
+    ``1 - min(p, 1 - p)``, the only log the inversion needs).
+    """
+    return _binomial(rs, n, p, log_q, normal_min_variance)
 
 
 @numba.njit
@@ -304,10 +339,18 @@ def stochastic_step(  # type: ignore[no-untyped-def]
     nv = normal_min_variance
     per_commune = leave.shape[1] > 1
     per_member = leave.shape[2] > 1
-    s1, s2 = consts[0], consts[1]
-    p_e, lq_e, pa, lq_pa, p_q, lq_q, rel_a = (
-        consts[2], consts[3], consts[4], consts[5], consts[6], consts[7], consts[8]
-    )  # fmt: skip
+    s1, s2, rel_a = consts[0], consts[1], consts[8]
+    # the ten draws of a cell, in this order, from one inlined sampler (one copy of its code
+    # instead of ten): S, V1, V2 -> E; E out, its share to Ia; Ia out, its share to Q; Is
+    # out, its share to Q; Q out. A share's count is the draw before it.
+    count = np.zeros(_DRAWS, dtype=np.int64)
+    prob = np.zeros(_DRAWS)
+    log_q = np.zeros(_DRAWS)
+    got = np.zeros(_DRAWS, dtype=np.int64)
+    prob[3], log_q[3], prob[4], log_q[4] = consts[2], consts[3], consts[4], consts[5]
+    prob[9], log_q[9] = consts[6], consts[7]
+    for j in range(4):
+        prob[5 + j], log_q[5 + j] = leave[j, 0, 0], log_leave[j, 0, 0]
     for i in range(x.shape[0]):
         li = i if per_commune else 0
         for m in range(x.shape[1]):
@@ -320,49 +363,44 @@ def stochastic_step(  # type: ignore[no-untyped-def]
             ia = x[i, m, 4]
             is_ = x[i, m, 5]
             q = x[i, m, 6]
-            inf_s = inf_1 = inf_2 = e_out = e_to_a = a_out = a_to_q = s_out = s_to_q = 0
-            q_out = 0
             if lam > 0.0 or e > 0 or ia > 0 or is_ > 0 or q > 0:
                 rs = (st[m, 0], st[m, 1], st[m, 2], st[m, 3])
+                count[0] = count[1] = count[2] = 0
                 if lam > 0.0:
-                    # P(infected) = 1 - exp(-lam); log(1 - P) = -lam while P <= 1/2
+                    # P(infected) = 1 - exp(-s lam); log(1 - P) = -s lam while P <= 1/2
                     if s0 > 0:
-                        # most of these draws are 0 (P(0) = exp(-s0 lam) close to 1): decide
-                        # that with one uniform before anything else; the same uniform then
-                        # starts the inversion, so the draw stays exactly binomial
-                        first = math.exp(-s0 * lam)
-                        if s0 * lam < _INVERSION_MAX_MEAN and lam <= 0.5:
-                            u, rs = uniform(rs)
-                            if u > first:
-                                p = -math.expm1(-lam)
-                                inf_s, rs = _inversion_from(rs, s0, p, first, u - first)
-                        else:
-                            p = -math.expm1(-lam)
-                            lq = -lam if p <= 0.5 else math.log(p)
-                            inf_s, rs = binomial(rs, s0, p, lq, nv)
+                        count[0] = s0
+                        prob[0] = pr = -math.expm1(-lam)
+                        log_q[0] = -lam if pr <= 0.5 else math.log(pr)
                     if v1 > 0 and s1 > 0.0:
-                        p = -math.expm1(-s1 * lam)
-                        lq = -s1 * lam if p <= 0.5 else math.log(p)
-                        inf_1, rs = binomial(rs, v1, p, lq, nv)
+                        count[1] = v1
+                        prob[1] = pr = -math.expm1(-s1 * lam)
+                        log_q[1] = -s1 * lam if pr <= 0.5 else math.log(pr)
                     if v2 > 0 and s2 > 0.0:
-                        p = -math.expm1(-s2 * lam)
-                        lq = -s2 * lam if p <= 0.5 else math.log(p)
-                        inf_2, rs = binomial(rs, v2, p, lq, nv)
-                if e > 0:
-                    e_out, rs = binomial(rs, e, p_e, lq_e, nv)
-                    if e_out > 0:
-                        e_to_a, rs = binomial(rs, e_out, pa, lq_pa, nv)
-                if ia > 0:
-                    a_out, rs = binomial(rs, ia, leave[0, li, lm], log_leave[0, li, lm], nv)
-                    if a_out > 0:
-                        a_to_q, rs = binomial(rs, a_out, leave[1, li, lm], log_leave[1, li, lm], nv)
-                if is_ > 0:
-                    s_out, rs = binomial(rs, is_, leave[2, li, lm], log_leave[2, li, lm], nv)
-                    if s_out > 0:
-                        s_to_q, rs = binomial(rs, s_out, leave[3, li, lm], log_leave[3, li, lm], nv)
-                if q > 0:
-                    q_out, rs = binomial(rs, q, p_q, lq_q, nv)
+                        count[2] = v2
+                        prob[2] = pr = -math.expm1(-s2 * lam)
+                        log_q[2] = -s2 * lam if pr <= 0.5 else math.log(pr)
+                count[3] = e
+                count[5] = ia
+                count[7] = is_
+                count[9] = q
+                if per_commune or per_member:
+                    for j in range(4):
+                        prob[5 + j], log_q[5 + j] = leave[j, li, lm], log_leave[j, li, lm]
+                for j in range(_DRAWS):
+                    k = 0
+                    if count[j] > 0:
+                        k, rs = _binomial(rs, count[j], prob[j], log_q[j], nv)
+                    got[j] = k
+                    if j == 3 or j == 5 or j == 7:
+                        count[j + 1] = k
                 st[m, 0], st[m, 1], st[m, 2], st[m, 3] = rs
+                inf_s, inf_1, inf_2 = got[0], got[1], got[2]
+                e_out, e_to_a, a_out, a_to_q = got[3], got[4], got[5], got[6]
+                s_out, s_to_q, q_out = got[7], got[8], got[9]
+            else:
+                inf_s = inf_1 = inf_2 = e_out = e_to_a = a_out = a_to_q = s_out = s_to_q = 0
+                q_out = 0
             new_inf = inf_s + inf_1 + inf_2
             s0 -= inf_s
             v1 -= inf_1
@@ -420,7 +458,7 @@ def binomial_draws(st, n, p, normal_min_variance):  # type: ignore[no-untyped-de
     out = np.empty(n.shape[0], dtype=np.int64)
     for k in range(n.shape[0]):
         rs = (st[k, 0], st[k, 1], st[k, 2], st[k, 3])
-        out[k], rs = binomial(rs, n[k], p[k], log_max(p[k]), normal_min_variance)
+        out[k], rs = _binomial(rs, n[k], p[k], log_max(p[k]), normal_min_variance)
         st[k, 0], st[k, 1], st[k, 2], st[k, 3] = rs
     return out
 
