@@ -10,7 +10,7 @@ weeks -- and the quantiles come from that same point forecast's own past errors
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm, poisson
@@ -40,7 +40,8 @@ class TrendParams:
     max_error_horizon_power: float = 0.5  # ... + count_noise_sd / sqrt(1 + forecast count))
     count_noise_sd: float = 2.0
     poisson_floor_min_mean: float = 0.3  # intervals at least Poisson(max(median, this))
-    ensemble_trend_weight: float = 0.5  # "default" = w trend + (1 - w) baseline, by level
+    # "default": linear pool of (trend, calibrated persistence, baseline) with these weights
+    pool_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
     baseline_max_interval: float = 0.90  # the baseline joins central intervals up to this
     error_centering: str = "median"  # "median": errors re-centred on 0; "none"
 
@@ -54,6 +55,11 @@ class TrendParams:
             raise ValueError(
                 f"TrendParams: growth_windows_weeks={self.growth_windows_weeks}; expected "
                 "positive numbers of weeks"
+            )
+        if len(self.pool_weights) != 3 or min(self.pool_weights) < 0 or sum(self.pool_weights) <= 0:
+            raise ValueError(
+                f"TrendParams: pool_weights={self.pool_weights}; expected three non-negative "
+                "weights (trend, persistence, baseline) with a positive sum"
             )
         if self.error_centering not in ("median", "none"):
             raise ValueError(
@@ -111,7 +117,8 @@ def point_log_forecasts(z: np.ndarray, horizons_weeks: int, params: TrendParams)
     cum = np.cumsum(phi ** np.arange(1, horizons_weeks + 1))
     members = len(params.growth_windows_weeks) + int(params.include_level)
     growth = sum(
-        damped_growth(z, k, params.max_growth_per_week) for k in params.growth_windows_weeks
+        (damped_growth(z, k, params.max_growth_per_week) for k in params.growth_windows_weeks),
+        np.zeros_like(z),
     )
     mean_growth = np.asarray(growth, dtype="float64") / members
     return z[None, :, :] + cum[:, None, None] * mean_growth[None, :, :]
@@ -224,28 +231,92 @@ def trend_quantiles(
     return out
 
 
-def combine_with_baseline(
-    trend: np.ndarray, baseline: np.ndarray, params: TrendParams | None = None
-) -> np.ndarray:
-    """Average the trend's and the baseline's quantiles level by level, tails from the trend.
+def persistence_params(params: TrendParams) -> TrendParams:
+    """The calibrated persistence forecaster: the same errors, no trend member.
 
     Parameters
     ----------
-    trend, baseline : numpy.ndarray
-        Quantiles at the 23 Hub levels on the last axis, same shape.
-    params : TrendParams, optional
-        ``ensemble_trend_weight`` (the trend's weight) and ``baseline_max_interval``: levels
-        outside that central interval (by default 0.01, 0.025, 0.975, 0.99) keep the
-        trend's calibrated values, because the baseline's tails are far too narrow.
+    params : TrendParams
+        Hyperparameters of the trend forecaster.
+
+    Returns
+    -------
+    TrendParams
+        The same settings with only the "no change" member (the last week's level), so
+        :func:`trend_quantiles` returns the last week's count with quantiles from the past
+        errors of that flat forecast.
+    """
+    return replace(params, growth_windows_weeks=(), include_level=True)
+
+
+def linear_pool(
+    components: list[np.ndarray], weights: tuple[float, ...], draws: int = 2000
+) -> np.ndarray:
+    """Quantiles of the mixture of distributions given by their quantiles (a linear pool).
+
+    Each component's quantile function is interpolated linearly between the 23 Hub levels
+    (flat beyond 0.01 and 0.99) and read at ``round(w * draws)`` evenly spaced
+    probabilities; the pool's quantiles are those of all these values together (Stone 1961;
+    the mixture of the components' CDFs with weights ``w``).
+
+    Parameters
+    ----------
+    components : list of numpy.ndarray
+        Quantiles at the 23 Hub levels on the last axis, all of the same shape.
+    weights : tuple of float
+        One non-negative weight per component.
+    draws : int
+        Probabilities read per unit of weight.
 
     Returns
     -------
     numpy.ndarray
-        Same shape, non-decreasing along the last axis.
+        Same shape as each component, non-decreasing along the last axis.
+    """
+    probs = np.asarray(QUANTILE_LEVELS)
+    total = float(sum(weights))
+    values = []
+    for q, w in zip(components, weights, strict=True):
+        n = int(round(draws * w / total))
+        if n == 0:
+            continue
+        u = (np.arange(n) + 0.5) / n
+        j = np.clip(np.searchsorted(probs, u, side="right") - 1, 0, len(probs) - 2)
+        frac = np.clip((u - probs[j]) / (probs[j + 1] - probs[j]), 0.0, 1.0)
+        values.append(q[..., j] + frac * (q[..., j + 1] - q[..., j]))
+    pooled = np.quantile(np.concatenate(values, axis=-1), probs, axis=-1)
+    return np.maximum.accumulate(np.moveaxis(pooled, 0, -1), axis=-1)
+
+
+def pool_with_baseline(
+    trend: np.ndarray,
+    persistence: np.ndarray,
+    baseline: np.ndarray,
+    params: TrendParams | None = None,
+) -> np.ndarray:
+    """The ``"default"`` model: a linear pool of trend, persistence and baseline.
+
+    Parameters
+    ----------
+    trend, persistence, baseline : numpy.ndarray
+        Quantiles at the 23 Hub levels on the last axis, same shape: the damped trend and
+        the calibrated persistence (:func:`trend_quantiles`) and the COVIDhub-baseline.
+    params : TrendParams, optional
+        ``pool_weights`` and ``baseline_max_interval``: outside that central interval (by
+        default at 0.01, 0.025, 0.975, 0.99) the quantiles are at least as far out as the
+        pool of the two calibrated components alone, because the baseline's tails are far
+        too narrow.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, non-negative, non-decreasing along the last axis.
     """
     p = params or TrendParams()
     probs = np.asarray(QUANTILE_LEVELS)
-    w = p.ensemble_trend_weight
-    mixed = w * trend + (1.0 - w) * baseline
+    pooled = linear_pool([trend, persistence, baseline], p.pool_weights)
+    calibrated = linear_pool([trend, persistence], p.pool_weights[:2])
+    tails = np.where(probs < 0.5, np.minimum(pooled, calibrated), np.maximum(pooled, calibrated))
     inside = np.abs(probs - 0.5) <= p.baseline_max_interval / 2 + 1e-9
-    return np.maximum.accumulate(np.where(inside, mixed, trend), axis=-1)
+    out = np.where(inside, pooled, tails)
+    return np.maximum.accumulate(np.maximum(out, 0.0), axis=-1)

@@ -45,7 +45,7 @@ from forecast._series import (
     to_epiweek_sums,
     to_forecast_date,
 )
-from forecast._trend import TrendParams, combine_with_baseline, trend_quantiles
+from forecast._trend import TrendParams, persistence_params, pool_with_baseline, trend_quantiles
 from forecast.baseline import baseline_quantiles
 from forecast.errors import ForecastInputError
 from forecast.hub import MAX_DAY_HORIZON, MAX_WEEK_HORIZON
@@ -80,7 +80,8 @@ def _weekly_model_quantiles(
     trend = trend_quantiles(weekly, horizons_weeks, params)
     if baseline is None:
         return trend
-    return combine_with_baseline(trend, baseline, params)
+    persistence = trend_quantiles(weekly, horizons_weeks, persistence_params(params))
+    return pool_with_baseline(trend, persistence, baseline, params)
 
 
 def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:

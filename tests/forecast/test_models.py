@@ -7,14 +7,17 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import norm
 
 from forecast._series import clean_daily
 from forecast._trend import (
     TrendParams,
-    combine_with_baseline,
     damped_growth,
+    linear_pool,
     past_errors,
+    persistence_params,
     point_log_forecasts,
+    pool_with_baseline,
     trend_quantiles,
 )
 from forecast.errors import ForecastInputError
@@ -209,17 +212,47 @@ def test_point_forecast_is_the_mean_of_level_and_trend_members():
     assert two[1] - z[-1, 0] == pytest.approx(0.7 * (0.5 + 0.25))
 
 
-def test_combine_with_baseline_keeps_trend_tails():
+def test_linear_pool_is_the_mixture_of_the_components():
+    probs = np.asarray(QUANTILE_LEVELS)
+    a = norm.ppf(probs)  # N(0, 1)
+    b = 10.0 + norm.ppf(probs)  # N(10, 1)
+    # one component, or several equal ones: the pool is that distribution
+    np.testing.assert_allclose(linear_pool([a], (1.0,)), a, atol=0.02)
+    np.testing.assert_allclose(linear_pool([a, a, a], (0.2, 0.3, 0.5)), a, atol=0.02)
+    # half and half of two far-apart normals: F(x) = (Phi(x) + Phi(x - 10)) / 2, so the
+    # 0.25 quantile is 0, the 0.75 quantile 10, and the 0.1 quantile Phi^-1(0.2)
+    mix = linear_pool([a, b], (0.5, 0.5))
+    level = {round(x, 3): k for k, x in enumerate(probs)}
+    assert mix[level[0.25]] == pytest.approx(0.0, abs=0.03)
+    assert mix[level[0.75]] == pytest.approx(10.0, abs=0.03)
+    assert mix[level[0.1]] == pytest.approx(norm.ppf(0.2), abs=0.03)
+    # weights: a quarter on b moves the median into a's body, Phi^-1(2/3)
+    assert linear_pool([a, b], (0.75, 0.25))[11] == pytest.approx(norm.ppf(2 / 3), abs=0.03)
+    assert np.all(np.diff(mix) >= 0)
+
+
+def test_pool_with_baseline_keeps_calibrated_tails():
     probs = np.asarray(QUANTILE_LEVELS)
     trend = np.tile(np.linspace(0.0, 220.0, 23), (2, 1))
-    baseline = np.tile(np.linspace(90.0, 130.0, 23), (2, 1))
-    out = combine_with_baseline(trend, baseline)
+    persistence = np.tile(np.linspace(20.0, 200.0, 23), (2, 1))
+    baseline = np.tile(np.linspace(90.0, 130.0, 23), (2, 1))  # far too narrow tails
+    out = pool_with_baseline(trend, persistence, baseline)
     inside = np.abs(probs - 0.5) <= 0.45 + 1e-9
-    np.testing.assert_allclose(out[:, inside], 0.5 * trend[:, inside] + 0.5 * baseline[:, inside])
-    # 0.01, 0.025, 0.975, 0.99 stay the trend's, then monotone
-    np.testing.assert_allclose(out[:, [21, 22]], trend[:, [21, 22]])
-    assert np.all(np.diff(out, axis=1) >= 0)
+    pooled = linear_pool([trend, persistence, baseline], (1 / 3, 1 / 3, 1 / 3))
+    calibrated = linear_pool([trend, persistence], (1 / 3, 1 / 3))
+    np.testing.assert_allclose(out[:, inside], pooled[:, inside])
+    # 0.01, 0.025, 0.975, 0.99 reach at least as far as the calibrated components' pool
     assert set(np.flatnonzero(~inside)) == {0, 1, 21, 22}
+    assert np.all(out[:, [0, 1]] <= calibrated[:, [0, 1]] + 1e-9)
+    assert np.all(out[:, [21, 22]] >= calibrated[:, [21, 22]] - 1e-9)
+    assert np.all(out[:, [21, 22]] > pooled[:, [21, 22]])  # the baseline narrowed the pool
+    assert np.all(np.diff(out, axis=1) >= 0)
+
+
+def test_persistence_forecasts_the_last_week():
+    weekly = np.array([[10.0, 0.0], [20.0, 5.0], [40.0, 9.0], [80.0, 30.0]])
+    q = trend_quantiles(weekly, 2, persistence_params(TrendParams()))
+    np.testing.assert_allclose(q[:, :, 11], np.tile([[80.0], [30.0]], (1, 2)))
 
 
 @pytest.mark.parametrize(
@@ -228,6 +261,8 @@ def test_combine_with_baseline_keeps_trend_tails():
         ({"growth_windows_weeks": (), "include_level": False}, r"no member; expected"),
         ({"growth_windows_weeks": (0, 2)}, r"growth_windows_weeks=\(0, 2\); expected positive"),
         ({"error_centering": "mean"}, r"error_centering='mean'; expected 'median' or 'none'"),
+        ({"pool_weights": (0.5, 0.5)}, r"pool_weights=\(0.5, 0.5\); expected three"),
+        ({"pool_weights": (1.0, -0.5, 0.5)}, r"expected three non-negative weights"),
     ],
 )
 def test_trend_params_are_checked(kwargs, match):
