@@ -276,6 +276,19 @@ def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-d
     return _binomial(rs, n, p, log_q, normal_min_variance)
 
 
+@numba.njit(inline="always")
+def _table_draw(rs, cut, alias, j, c):  # type: ignore[no-untyped-def]
+    # alias method (Walker 1977) on the table of count c of site j (see alias_tables): one
+    # uniform picks a value of 0..c, a second keeps it or takes its alias
+    u, rs = uniform(rs)
+    v, rs = uniform(rs)
+    k = int(u * (c + 1))
+    cell = ((c * (c + 1)) >> 1) + k
+    # branch-free choice: the outcome of v < cut is a coin toss the predictor cannot learn
+    keep = np.int64(v < cut[j, cell])
+    return alias[j, cell] + keep * (k - alias[j, cell]), rs
+
+
 @numba.njit
 def log_max(p):  # type: ignore[no-untyped-def]
     """Return ``log(max(p, 1 - p))`` (the ``log_q`` argument of :func:`binomial`)."""
@@ -304,6 +317,9 @@ def stochastic_step(  # type: ignore[no-untyped-def]
     store_idx,
     i_eff,
     normal_min_variance,
+    table_n,
+    table_cut,
+    table_alias,
 ):
     """Advance one block of members by one step, in place.
 
@@ -331,6 +347,9 @@ def stochastic_step(  # type: ignore[no-untyped-def]
         Output: ``Is + rel_a * Ia`` after the step.
     normal_min_variance : float
         ``inf`` for exact draws.
+    table_n, table_cut, table_alias : int64 (10,), float64 (10, T), int64 (10, T)
+        From :func:`alias_tables`: draw ``j`` (in the kernel's order) of a count up to
+        ``table_n[j]`` is drawn from its alias table.
 
     Members draw in commune order from their own streams, so the result of a member does not
     depend on the other members of its block. Empty compartments and zero probabilities skip
@@ -366,9 +385,20 @@ def stochastic_step(  # type: ignore[no-untyped-def]
             if lam > 0.0 or e > 0 or ia > 0 or is_ > 0 or q > 0:
                 rs = (st[m, 0], st[m, 1], st[m, 2], st[m, 3])
                 count[0] = count[1] = count[2] = 0
+                inf_pre = 0  # the S -> E draw when taken before the loop
                 if lam > 0.0:
                     # P(infected) = 1 - exp(-s lam); log(1 - P) = -s lam while P <= 1/2
-                    if s0 > 0:
+                    y = -s0 * lam
+                    if s0 > 0 and lam <= 0.5 and y > -_INVERSION_MAX_MEAN:
+                        # mean s0 P <= s0 lam < 10 and P <= 1/2: inversion, whose uniform
+                        # decides most of these draws (0) before any exp or expm1
+                        u, rs = uniform(rs)
+                        if u > 1.0 + y:
+                            first = math.exp(y)
+                            if u > first:
+                                pr = -math.expm1(-lam)
+                                inf_pre, rs = _inversion_from(rs, s0, pr, first, u - first)
+                    elif s0 > 0:
                         count[0] = s0
                         prob[0] = pr = -math.expm1(-lam)
                         log_q[0] = -lam if pr <= 0.5 else math.log(pr)
@@ -389,13 +419,17 @@ def stochastic_step(  # type: ignore[no-untyped-def]
                         prob[5 + j], log_q[5 + j] = leave[j, li, lm], log_leave[j, li, lm]
                 for j in range(_DRAWS):
                     k = 0
-                    if count[j] > 0:
-                        k, rs = _binomial(rs, count[j], prob[j], log_q[j], nv)
+                    c = count[j]
+                    if c > 0:
+                        if c <= table_n[j]:
+                            k, rs = _table_draw(rs, table_cut, table_alias, j, c)
+                        else:
+                            k, rs = _binomial(rs, c, prob[j], log_q[j], nv)
                     got[j] = k
                     if j == 3 or j == 5 or j == 7:
                         count[j + 1] = k
                 st[m, 0], st[m, 1], st[m, 2], st[m, 3] = rs
-                inf_s, inf_1, inf_2 = got[0], got[1], got[2]
+                inf_s, inf_1, inf_2 = got[0] + inf_pre, got[1], got[2]
                 e_out, e_to_a, a_out, a_to_q = got[3], got[4], got[5], got[6]
                 s_out, s_to_q, q_out = got[7], got[8], got[9]
             else:
@@ -459,6 +493,91 @@ def binomial_draws(st, n, p, normal_min_variance):  # type: ignore[no-untyped-de
     for k in range(n.shape[0]):
         rs = (st[k, 0], st[k, 1], st[k, 2], st[k, 3])
         out[k], rs = _binomial(rs, n[k], p[k], log_max(p[k]), normal_min_variance)
+        st[k, 0], st[k, 1], st[k, 2], st[k, 3] = rs
+    return out
+
+
+@numba.njit(cache=True)
+def alias_tables(probs, max_n):  # type: ignore[no-untyped-def]
+    """Return alias tables of ``Binomial(n, probs[j])`` for ``n = 1..max_n``.
+
+    Parameters
+    ----------
+    probs : float64 (slots,)
+        Probability of each draw site; a value outside ``(0, 1)`` (e.g. NaN) gets no table.
+    max_n : int
+        Largest count tabled.
+
+    Returns
+    -------
+    table_n : int64 (slots,)
+        ``max_n`` where a table was built, else 0.
+    table_cut, table_alias : float64 and int64 (slots, (max_n + 1) (max_n + 2) / 2)
+        The table of ``n`` in entries ``n (n + 1) / 2 + k``, ``k = 0..n``: value ``k`` is kept
+        when a uniform is below ``table_cut``, else replaced by ``table_alias`` (Vose's
+        construction, M. D. Vose 1991, IEEE Trans. Softw. Eng. 17:972, on the pmf in double
+        precision: the draws follow the binomial pmf up to its round-off).
+    """
+    slots = probs.shape[0]
+    size = (max_n + 1) * (max_n + 2) // 2
+    table_n = np.zeros(slots, dtype=np.int64)
+    cut = np.ones((slots, size))
+    alias = np.zeros((slots, size), dtype=np.int64)
+    small = np.empty(max_n + 1, dtype=np.int64)
+    large = np.empty(max_n + 1, dtype=np.int64)
+    w = np.empty(max_n + 1)
+    for j in range(slots):
+        p = probs[j]
+        if not (0.0 < p < 1.0):
+            continue
+        table_n[j] = max_n
+        lp, lq = math.log(p), math.log1p(-p)
+        for n in range(1, max_n + 1):
+            base = n * (n + 1) // 2
+            total = 0.0
+            for k in range(n + 1):
+                w[k] = math.exp(
+                    math.lgamma(n + 1.0) - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0)
+                    + k * lp + (n - k) * lq
+                )  # fmt: skip
+                total += w[k]
+            ns = nl = 0
+            for k in range(n + 1):
+                w[k] *= (n + 1) / total  # mean 1 per cell
+                alias[j, base + k] = k
+                if w[k] < 1.0:
+                    small[ns] = k
+                    ns += 1
+                else:
+                    large[nl] = k
+                    nl += 1
+            while ns > 0 and nl > 0:
+                ns -= 1
+                lo = small[ns]
+                hi = large[nl - 1]
+                cut[j, base + lo] = w[lo]
+                alias[j, base + lo] = hi
+                w[hi] -= 1.0 - w[lo]
+                if w[hi] < 1.0:
+                    nl -= 1
+                    small[ns] = hi
+                    ns += 1
+            # what is left is 1 up to round-off: keep the value itself
+            for i in range(ns):
+                cut[j, base + small[i]] = 1.0
+            for i in range(nl):
+                cut[j, base + large[i]] = 1.0
+    return table_n, cut, alias
+
+
+@numba.njit(nogil=True, cache=True)
+def table_draws(st, n, p, max_n):  # type: ignore[no-untyped-def]
+    """Return one draw of ``Binomial(n[k], p)`` per ``k`` by the kernel's alias tables (tests)."""
+    table_n, cut, alias = alias_tables(np.array([p]), max_n)
+    out = np.empty(n.shape[0], dtype=np.int64)
+    for k in range(n.shape[0]):
+        rs = (st[k, 0], st[k, 1], st[k, 2], st[k, 3])
+        out[k], rs = _table_draw(rs, cut, alias, 0, n[k])
         st[k, 0], st[k, 1], st[k, 2], st[k, 3] = rs
     return out
 

@@ -67,6 +67,7 @@ COMPARTMENTS: tuple[str, ...] = ("S", "V1", "V2", "E", "Ia", "Is", "Q", "R")
 _S, _V1, _V2, _E, _IA, _IS, _Q, _R = range(len(COMPARTMENTS))
 MEMBER_BLOCK_SIZE = 50  # members per random stream; fixed so output is independent of workers
 NORMAL_MIN_VARIANCE = 25.0  # sampler="normal": draws with n p (1 - p) >= this use the normal
+ALIAS_TABLE_MAX_COUNT = 64  # compiled samplers: counts up to this draw from alias tables
 
 
 @dataclass(frozen=True)
@@ -951,6 +952,8 @@ def _run_block_compiled(
     i_eff = x[:, :, _IS] + rel_a * x[:, :, _IA]
     store = np.asarray(store_idx, dtype=np.int64)
     no_store = np.zeros(0, dtype=np.int64)
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    tables_key = np.zeros(0)
     for day in range(days):
         m = inp.mobility[day if inp.mobility.shape[0] > 1 else 0]
         b_dt = _day_slice(inp.beta, day, lo, hi) * (1.0 - _day_slice(inp.contact, day, lo, hi))
@@ -972,6 +975,16 @@ def _run_block_compiled(
         log_leave = log_max(leave)
         d1 = np.ascontiguousarray(np.rint(_day_slice(inp.dose1, day, lo, hi) * dt), dtype=np.int64)
         d2 = np.ascontiguousarray(np.rint(_day_slice(inp.dose2, day, lo, hi) * dt), dtype=np.int64)
+        # alias tables for the draw sites whose probability is the same in every cell (the
+        # kernel's order: S, V1, V2, E out, to Ia, Ia out, to Q, Is out, to Q, Q out), rebuilt
+        # only when a probability changes
+        site_probs = np.full(10, np.nan)
+        site_probs[[3, 4, 9]] = p_e, pa, p_q
+        if leave.shape[1:] == (1, 1):
+            site_probs[5:9] = leave[:, 0, 0]
+        if tables is None or not np.array_equal(site_probs, tables_key, equal_nan=True):
+            tables = _kernel.alias_tables(site_probs, ALIAS_TABLE_MAX_COUNT)
+            tables_key = site_probs
         for step in range(steps_per_day):
             lam_dt = np.ascontiguousarray(b_dt * mixer.force(m, i_eff, lo, hi))
             # the kernel adds the flows into the outputs and writes the state after the
@@ -980,6 +993,7 @@ def _run_block_compiled(
                 st, x, lam_dt, consts, leave, log_leave, d1, d2,
                 out_inf[lo:hi, day], out_det[lo:hi, day], out_state[lo:hi, day],
                 store if step == steps_per_day - 1 else no_store, i_eff, normal_min_variance,
+                *tables,
             )  # fmt: skip
 
 

@@ -452,17 +452,23 @@ def run_kernel_step(
     inf: np.ndarray,
     det: np.ndarray,
     seed: int,
+    table_max_count: int = 64,
 ) -> None:
     """One compiled step for one commune and ``x.shape[1]`` members, no vaccination."""
     from models import _seir_kernel
 
     members = x.shape[1]
     doses = np.zeros((1, 1), dtype=np.int64)
+    # alias tables as simulate builds them (sites in the kernel's order)
+    probs = np.full(10, np.nan)
+    probs[[3, 4, 9]] = consts[[2, 4, 6]]
+    probs[5:9] = leave[:, 0, 0]
+    tables = _seir_kernel.alias_tables(probs, table_max_count)
     _seir_kernel.stochastic_step(
         _seir_kernel.member_streams(np.random.default_rng(seed), members), x, lam_dt, consts,
         leave, np.log(np.maximum(leave, 1 - leave)), doses, doses, inf, det,
         np.zeros((members, 1, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
-        np.zeros((1, members)), np.inf,
+        np.zeros((1, members)), np.inf, *tables,
     )  # fmt: skip
 
 
