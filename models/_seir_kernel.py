@@ -177,6 +177,7 @@ def _inversion_from(rs, n, p, first, u):  # type: ignore[no-untyped-def]
 
 
 _DRAWS = 10  # binomial draws per commune, member and step
+_TABLE_PARTS = 4  # counts up to this many times the table size: a sum of table draws
 _RATIO_MAX_STEPS = 40  # exact test by the pmf recurrence when |k - mode| is at most this
 
 
@@ -277,7 +278,7 @@ def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-d
 
 
 @numba.njit(inline="always")
-def _table_draw(rs, cut, alias, j, c):  # type: ignore[no-untyped-def]
+def _table_draw(rs, table, j, c):  # type: ignore[no-untyped-def]
     # alias method (Walker 1977) on the table of count c of site j (see alias_tables): one
     # uniform picks a value of 0..c, a second keeps it or takes its alias
     u, rs = uniform(rs)
@@ -285,8 +286,9 @@ def _table_draw(rs, cut, alias, j, c):  # type: ignore[no-untyped-def]
     k = int(u * (c + 1))
     cell = ((c * (c + 1)) >> 1) + k
     # branch-free choice: the outcome of v < cut is a coin toss the predictor cannot learn
-    keep = np.int64(v < cut[j, cell])
-    return alias[j, cell] + keep * (k - alias[j, cell]), rs
+    alias = int(table[j, cell, 1])  # cut and alias side by side: one cache line
+    keep = np.int64(v < table[j, cell, 0])
+    return alias + keep * (k - alias), rs
 
 
 @numba.njit
@@ -318,8 +320,7 @@ def stochastic_step(  # type: ignore[no-untyped-def]
     i_eff,
     normal_min_variance,
     table_n,
-    table_cut,
-    table_alias,
+    table,
 ):
     """Advance one block of members by one step, in place.
 
@@ -347,7 +348,7 @@ def stochastic_step(  # type: ignore[no-untyped-def]
         Output: ``Is + rel_a * Ia`` after the step.
     normal_min_variance : float
         ``inf`` for exact draws.
-    table_n, table_cut, table_alias : int64 (10,), float64 (10, T), int64 (10, T)
+    table_n, table : int64 (10,), float64 (10, T, 2)
         From :func:`alias_tables`: draw ``j`` (in the kernel's order) of a count up to
         ``table_n[j]`` is drawn from its alias table.
 
@@ -421,8 +422,16 @@ def stochastic_step(  # type: ignore[no-untyped-def]
                     k = 0
                     c = count[j]
                     if c > 0:
-                        if c <= table_n[j]:
-                            k, rs = _table_draw(rs, table_cut, table_alias, j, c)
+                        tn = table_n[j]
+                        if c <= tn * _TABLE_PARTS:
+                            # Binomial(c, p) is the sum of Binomial(tn, p) draws and one of
+                            # what is left (independent counts with the same probability)
+                            while c > tn:
+                                part, rs = _table_draw(rs, table, j, tn)
+                                k += part
+                                c -= tn
+                            part, rs = _table_draw(rs, table, j, c)
+                            k += part
                         else:
                             k, rs = _binomial(rs, c, prob[j], log_q[j], nv)
                     got[j] = k
@@ -512,17 +521,16 @@ def alias_tables(probs, max_n):  # type: ignore[no-untyped-def]
     -------
     table_n : int64 (slots,)
         ``max_n`` where a table was built, else 0.
-    table_cut, table_alias : float64 and int64 (slots, (max_n + 1) (max_n + 2) / 2)
+    table : float64 (slots, (max_n + 1) (max_n + 2) / 2, 2)
         The table of ``n`` in entries ``n (n + 1) / 2 + k``, ``k = 0..n``: value ``k`` is kept
-        when a uniform is below ``table_cut``, else replaced by ``table_alias`` (Vose's
+        when a uniform is below ``table[..., 0]``, else replaced by ``table[..., 1]`` (Vose's
         construction, M. D. Vose 1991, IEEE Trans. Softw. Eng. 17:972, on the pmf in double
         precision: the draws follow the binomial pmf up to its round-off).
     """
     slots = probs.shape[0]
     size = (max_n + 1) * (max_n + 2) // 2
     table_n = np.zeros(slots, dtype=np.int64)
-    cut = np.ones((slots, size))
-    alias = np.zeros((slots, size), dtype=np.int64)
+    table = np.ones((slots, size, 2))
     small = np.empty(max_n + 1, dtype=np.int64)
     large = np.empty(max_n + 1, dtype=np.int64)
     w = np.empty(max_n + 1)
@@ -544,7 +552,7 @@ def alias_tables(probs, max_n):  # type: ignore[no-untyped-def]
             ns = nl = 0
             for k in range(n + 1):
                 w[k] *= (n + 1) / total  # mean 1 per cell
-                alias[j, base + k] = k
+                table[j, base + k, 1] = k
                 if w[k] < 1.0:
                     small[ns] = k
                     ns += 1
@@ -555,8 +563,8 @@ def alias_tables(probs, max_n):  # type: ignore[no-untyped-def]
                 ns -= 1
                 lo = small[ns]
                 hi = large[nl - 1]
-                cut[j, base + lo] = w[lo]
-                alias[j, base + lo] = hi
+                table[j, base + lo, 0] = w[lo]
+                table[j, base + lo, 1] = hi
                 w[hi] -= 1.0 - w[lo]
                 if w[hi] < 1.0:
                     nl -= 1
@@ -564,20 +572,20 @@ def alias_tables(probs, max_n):  # type: ignore[no-untyped-def]
                     ns += 1
             # what is left is 1 up to round-off: keep the value itself
             for i in range(ns):
-                cut[j, base + small[i]] = 1.0
+                table[j, base + small[i], 0] = 1.0
             for i in range(nl):
-                cut[j, base + large[i]] = 1.0
-    return table_n, cut, alias
+                table[j, base + large[i], 0] = 1.0
+    return table_n, table
 
 
 @numba.njit(nogil=True, cache=True)
 def table_draws(st, n, p, max_n):  # type: ignore[no-untyped-def]
     """Return one draw of ``Binomial(n[k], p)`` per ``k`` by the kernel's alias tables (tests)."""
-    table_n, cut, alias = alias_tables(np.array([p]), max_n)
+    table_n, table = alias_tables(np.array([p]), max_n)
     out = np.empty(n.shape[0], dtype=np.int64)
     for k in range(n.shape[0]):
         rs = (st[k, 0], st[k, 1], st[k, 2], st[k, 3])
-        out[k], rs = _table_draw(rs, cut, alias, 0, n[k])
+        out[k], rs = _table_draw(rs, table, 0, n[k])
         st[k, 0], st[k, 1], st[k, 2], st[k, 3] = rs
     return out
 

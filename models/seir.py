@@ -952,7 +952,7 @@ def _run_block_compiled(
     i_eff = x[:, :, _IS] + rel_a * x[:, :, _IA]
     store = np.asarray(store_idx, dtype=np.int64)
     no_store = np.zeros(0, dtype=np.int64)
-    tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    tables: tuple[np.ndarray, np.ndarray] | None = None
     tables_key = np.zeros(0)
     for day in range(days):
         m = inp.mobility[day if inp.mobility.shape[0] > 1 else 0]
