@@ -19,10 +19,12 @@ The ``"trend"`` and ``"default"`` models are built to survive Vietnamese reporti
   (so a province at 5 cases a week borrows the errors of small provinces, one at 5,000
   those of large ones), and their weighted quantiles, clipped to +-1.1 sqrt(h) plus a
   counting-noise allowance, are added to the point forecast on the log scale (``"trend"``);
-* ``"default"`` averages the trend's and the COVIDhub-baseline's quantiles level by level
-  inside the central 90% interval (levels 0.05..0.95), which keeps the baseline's
-  robustness when the trend misleads; the outer levels (0.01, 0.025, 0.975, 0.99) stay the
-  trend's calibrated ones, because the baseline's tails are far too narrow.
+* ``"default"`` is a linear pool (the mixture of the CDFs, equal weights) of three
+  forecasts: the trend, a calibrated persistence forecast (the last week's value with the
+  same online error quantiles) and the COVIDhub-baseline, which keeps the baseline's
+  robustness at turning points; outside the central 90% interval the quantiles reach at
+  least as far as the pool of the two calibrated forecasts, because the baseline's tails are
+  far too narrow (``forecast._trend.pool_with_baseline``).
 
 Quantiles are non-negative and non-decreasing by construction. Only rows dated strictly
 before the forecast date are read.
@@ -132,8 +134,9 @@ def forecast_series(
         A Monday; the last complete epiweek used ends on the Saturday before it.
     model : {"default", "trend", "baseline"}
         ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the mean of a local level and
-        damped log-linear trends with online error quantiles; ``"default"`` the level-wise
-        average of the two inside the central 90% interval, the trend's tails outside.
+        damped log-linear trends with online error quantiles; ``"default"`` the linear pool of
+        the trend, the calibrated persistence forecast and the baseline (tails at least as
+        wide as the calibrated two's).
     horizons_weeks : int
         Weekly targets ``1..horizons_weeks wk ahead inc case`` (1-8).
     horizons_days : int
