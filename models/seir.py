@@ -953,6 +953,9 @@ def _run_block_compiled(
     store = np.asarray(store_idx, dtype=np.int64)
     no_store = np.zeros(0, dtype=np.int64)
     tables: tuple[np.ndarray, np.ndarray] | None = None
+    inf_day = np.zeros((hi - lo, x.shape[0]), dtype=np.float32)
+    det_day = np.zeros_like(inf_day)
+    state_day = np.zeros((hi - lo, x.shape[0], store.size), dtype=np.float32)
     tables_key = np.zeros(0)
     for day in range(days):
         m = inp.mobility[day if inp.mobility.shape[0] > 1 else 0]
@@ -985,16 +988,21 @@ def _run_block_compiled(
         if tables is None or not np.array_equal(site_probs, tables_key, equal_nan=True):
             tables = _kernel.alias_tables(site_probs, ALIAS_TABLE_MAX_COUNT)
             tables_key = site_probs
+        # the kernel adds the flows into contiguous day arrays (its writes stay in a few
+        # pages) and writes the state after the day's last step; one copy a day each
+        inf_day.fill(0.0)
+        det_day.fill(0.0)
         for step in range(steps_per_day):
             lam_dt = np.ascontiguousarray(b_dt * mixer.force(m, i_eff, lo, hi))
-            # the kernel adds the flows into the outputs and writes the state after the
-            # day's last step: no per-day copies or transposes here
             _kernel.stochastic_step(
-                st, x, lam_dt, consts, leave, log_leave, d1, d2,
-                out_inf[lo:hi, day], out_det[lo:hi, day], out_state[lo:hi, day],
+                st, x, lam_dt, consts, leave, log_leave, d1, d2, inf_day, det_day, state_day,
                 store if step == steps_per_day - 1 else no_store, i_eff, normal_min_variance,
                 *tables,
             )  # fmt: skip
+        out_inf[lo:hi, day] = inf_day
+        out_det[lo:hi, day] = det_day
+        if store.size:
+            out_state[lo:hi, day] = state_day
 
 
 # ----------------------------------------------------------------------------- theory
