@@ -975,6 +975,10 @@ def _run_block_compiled(
             ),
             dtype=np.float64,
         )
+        if (leave == leave[:, :1, :1]).all():
+            # the same in every commune and member (no tracing, or uniform tracing): one
+            # value per draw site, which lets the kernel use its alias tables there
+            leave = np.ascontiguousarray(leave[:, :1, :1])
         log_leave = log_max(leave)
         d1 = np.ascontiguousarray(np.rint(_day_slice(inp.dose1, day, lo, hi) * dt), dtype=np.int64)
         d2 = np.ascontiguousarray(np.rint(_day_slice(inp.dose2, day, lo, hi) * dt), dtype=np.int64)
