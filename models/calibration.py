@@ -19,7 +19,12 @@ latent plus 2 days to a test result), and ``cases_t ~ NegBin(mean mu_t, size k)`
 
 Priors (the penalty): second differences of ``log beta`` ~ Normal(0, ``smoothness_sd``);
 ``logit rho`` ~ Normal(logit(``rho_prior_mean``), ``rho_prior_sd``); ``log k`` ~
-Normal(log 10, 1); ``log seed`` flat. The maximum a posteriori estimate is found with L-BFGS-B
+Normal(log 10, 1); ``log seed`` ~ Normal(log of what the first week's cases imply,
+``seed_prior_sd``). That last prior is weak (sd 2: a factor 7 either way) but needed: people
+seeded into E/I before the first day are not counted as observed infections, so under a flat
+prior a seed of tens of thousands with ``R(t)`` rising from 0 to 30 fits a young outbreak as
+well as a steady ``R`` of 2 does, and the forecast from it explodes (``docs/calibration.md``).
+The maximum a posteriori estimate is found with L-BFGS-B
 (gradients by central differences, all evaluated in one batched simulation) and the
 uncertainty by the Laplace approximation (finite-difference Hessian). Posterior draws give
 each ensemble member a ``beta`` path, a reporting fraction and the model state on the last
@@ -52,6 +57,7 @@ from models.errors import ModelInputError
 from models.presets import disease_timing, generation_interval_moments
 from models.seir import COMPARTMENTS, SEIRParams
 
+SEED_PRIOR_SD = 2.0  # sd of log seed around what the first week's cases imply (weak)
 _FIT_COMPARTMENTS = ("S", "E", "Ia", "Is", "Q", "R")
 
 
@@ -96,6 +102,14 @@ class _Setup:
     smoothness_sd: float
     rho_mu: float
     rho_sd: float
+    seed_mu: float = 0.0
+    seed_sd: float = float("inf")
+
+
+def _seed_prior_mean(first_week: np.ndarray, rho: float, params: SEIRParams) -> float:
+    """log of the people in E implied by the first week's cases (the seed's prior mean)."""
+    daily = float(np.nansum(first_week)) / 7.0 + 1.0
+    return float(np.log(max(daily / rho * params.latent_period_days, 1.0)))
 
 
 def _log_beta_paths(theta: np.ndarray, setup: _Setup) -> np.ndarray:
@@ -172,6 +186,7 @@ def _objective(theta: np.ndarray, setup: _Setup) -> np.ndarray:
     prior = 0.5 * (second**2).sum(axis=1) / setup.smoothness_sd**2
     prior += 0.5 * ((theta[:, k] - setup.rho_mu) / setup.rho_sd) ** 2
     prior += 0.5 * (theta[:, k + 2] - np.log(10.0)) ** 2
+    prior += 0.5 * ((theta[:, k + 1] - setup.seed_mu) / setup.seed_sd) ** 2
     return -loglik + prior
 
 
@@ -221,6 +236,7 @@ def calibrate_transmission(
     smoothness_sd: float = 0.15,
     rho_prior_mean: float = 0.3,
     rho_prior_sd: float = 1.5,
+    seed_prior_sd: float = SEED_PRIOR_SD,
 ) -> CalibrationResult:
     """Fit ``beta(t)`` and the reporting fraction per unit to daily reported cases.
 
@@ -247,6 +263,9 @@ def calibrate_transmission(
         Prior sd of second differences of ``log beta`` between knots.
     rho_prior_mean, rho_prior_sd : float
         Prior of the reporting fraction (mean; sd on the logit scale).
+    seed_prior_sd : float
+        Prior sd of ``log seed`` around ``log(first-week mean daily cases / rho_prior_mean x
+        latent period)``; ``inf`` for the flat prior.
 
     Returns
     -------
@@ -328,17 +347,11 @@ def calibrate_transmission(
             smoothness_sd=smoothness_sd,
             rho_mu=float(special.logit(rho_prior_mean)),
             rho_sd=rho_prior_sd,
+            seed_mu=_seed_prior_mean(values[:7, u], rho_prior_mean, params),
+            seed_sd=seed_prior_sd,
         )
-        total = float(np.nansum(values[:7, u])) / 7.0 + 1.0
         x0 = np.concatenate(
-            [
-                np.full(k, np.log(1.0 / d_inf)),
-                [
-                    setup.rho_mu,
-                    np.log(max(total / rho_prior_mean * params.latent_period_days, 1.0)),
-                    np.log(10.0),
-                ],
-            ]
+            [np.full(k, np.log(1.0 / d_inf)), [setup.rho_mu, setup.seed_mu, np.log(10.0)]]
         )
         bounds = [(-8.0, 3.0)] * k + [(-8.0, 8.0), (-5.0, np.log(n_pop / 10)), (-3.0, 8.0)]
         fit = optimize.minimize(

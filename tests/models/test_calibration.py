@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.calibration import (
+    SEED_PRIOR_SD,
     CalibrationResult,
     calibrate_transmission,
     ensemble_beta,
@@ -363,3 +364,36 @@ def test_recovers_synth_rt_within_ten_percent_after_two_weeks(synth: dict) -> No
 def test_default_periods_miss_the_synth_rt(synth: dict) -> None:
     # SEIRParams() implies a 8.9-day generation interval against the truth's 4.6 days
     assert synth_median_error(fit_synth(SEIRParams(), synth), synth) > 0.15
+
+
+# The first 20 days of the demo outbreak (safemap demo, seed 0, province total from
+# 2021-04-27): four zero days, then growth of about x4 a week.
+EARLY_OUTBREAK = [0, 0, 0, 0, 1, 3, 2, 1, 3, 2, 5, 7, 8, 9, 13, 12, 19, 13, 19, 31]
+
+
+@pytest.mark.parametrize(("seed_prior_sd", "sane"), [(SEED_PRIOR_SD, True), (np.inf, False)])
+def test_seed_prior_closes_the_invisible_seed_ridge(seed_prior_sd: float, sane: bool) -> None:
+    # People put in E/I before the first day are not counted as observed infections, so
+    # with a flat prior a huge seed plus R(t) rising from ~0 fits as well as a steady R
+    # and the forecast explodes; the weak prior tying the seed to the first week's cases
+    # keeps R(t) steady near the observed growth (x4 a week is R ~2 at Delta's 4.7-day
+    # generation interval)
+    timing = disease_timing("delta-2021")
+    cases = xr.DataArray(
+        np.array(EARLY_OUTBREAK, dtype=float)[:, None],
+        dims=("date", "unit"),
+        coords={"date": pd.date_range("2021-04-27", periods=20), "unit": ["province"]},
+    )
+    fit = calibrate_transmission(
+        timing.params,
+        cases,
+        pd.Series({"province": 1_368_840.0}),
+        members=10,
+        rng=np.random.default_rng(0),
+        delay_pmf=gamma_delay_pmf(timing.report_delay_mean_days, timing.report_delay_sd_days),
+        seed_prior_sd=seed_prior_sd,
+    ).posterior
+    rt = fit["rt_map"].sel(unit="province").to_numpy()
+    recovered = float(fit["state"].sel(unit="province", compartment="R").median())
+    within = bool(((rt > 1.2) & (rt < 4.0)).all()) and recovered < 5_000
+    assert within == sane, (np.round(rt, 2), recovered)
