@@ -387,8 +387,12 @@ BINOMIAL_GRID = [
     (60, 0.75),  # mirrored, BTRS (n (1 - p) = 15)
     (200, 0.1),
     (2_000, 0.4),
-    (1_000_000, 0.37),
+    (1_000_000, 0.37),  # sd 483: the exact test mostly by Stirling's series (|k - mode| > 40)
     (3, 0.999),
+    (100, 0.5),  # BTRS at p = 1/2, exact test by the pmf-ratio product
+    (3_000, 0.5),  # sd 27: both exact tests (ratio product within 40 of the mode, Stirling)
+    (5_000, 0.98),  # mirrored BTRS, mean 100
+    (2_000, 0.03),  # BTRS with a small p
 ]
 
 
@@ -401,7 +405,7 @@ def draw_binomial(n: int, p: float, draws: int, seed: int, min_variance: float) 
 
 @pytest.mark.parametrize(("n", "p"), BINOMIAL_GRID)
 def test_compiled_binomial_matches_exact_distribution(n: int, p: float) -> None:
-    draws = 60_000
+    draws = 200_000
     got = draw_binomial(n, p, draws, seed=n, min_variance=np.inf)
     mean, var = n * p, n * p * (1 - p)
     assert got.min() >= 0
@@ -508,6 +512,75 @@ def test_kernel_infections_are_binomial(n: int, lam: float) -> None:
     for got in (n - x[0, :, 0], n - x[0, :, 1]):
         assert_binomial_pmf(got, n, -np.expm1(-lam))
     np.testing.assert_array_equal(inf[:, 0], 2 * n - x[0, :, 0] - x[0, :, 1])
+
+
+# alias tables: small and large counts of a table, p small, near 1/2, above 1/2, near 1
+@pytest.mark.parametrize(
+    ("n", "p"),
+    [(1, 0.3), (7, 0.02), (20, 0.9), (33, 0.2212), (64, 0.5), (64, 0.107), (40, 0.999)],
+)
+def test_alias_table_draws_are_binomial(n: int, p: float) -> None:
+    from models import _seir_kernel
+
+    draws = 1_000_000
+    st = _seir_kernel.member_streams(np.random.default_rng(n), draws)
+    got = _seir_kernel.table_draws(st, np.full(draws, n), p, 64)
+    assert_binomial_pmf(got, n, p)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.545, 1e-3])
+def test_alias_tables_hold_the_binomial_pmf(p: float) -> None:
+    """Each table, read back (kept share plus what the aliases receive), is the pmf."""
+    from scipy import stats
+
+    from models import _seir_kernel
+
+    table_n, table = _seir_kernel.alias_tables(np.array([np.nan, 0.0, 1.0, p]), 16)
+    assert table_n.tolist() == [0, 0, 0, 16]  # no table outside 0 < p < 1
+    assert table.shape == (4, 17 * 18 // 2, 2)
+    for n in range(1, 17):
+        cells = table[3, n * (n + 1) // 2 : (n + 1) * (n + 2) // 2]
+        assert ((cells[:, 0] >= 0) & (cells[:, 0] <= 1)).all()
+        mass = cells[:, 0].copy()
+        np.add.at(mass, cells[:, 1].astype(int), 1.0 - cells[:, 0])
+        expected = stats.binom.pmf(np.arange(n + 1), n, p)
+        np.testing.assert_allclose(mass / (n + 1), expected, rtol=1e-12, atol=1e-17)
+
+
+FIXED_SITE_LEAVE = np.array([0.17, 0.107, 0.31, 0.545]).reshape(4, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "n",
+    [
+        64,  # one table draw
+        65,  # a sum of two
+        200,
+        384,  # the largest sum of table draws (6 x 64)
+        385,  # BTRS
+        1_000,
+    ],
+)
+@pytest.mark.parametrize("site", ["E", "Is", "Q"])
+def test_kernel_fixed_probability_draws_are_binomial(site: str, n: int) -> None:
+    """Exits and their splits at sites with one probability per step (alias tables)."""
+    members = 60_000
+    x = np.zeros((1, members, 8), dtype=np.int64)
+    x[0, :, COMPARTMENTS.index(site)] = n
+    consts = np.array([1.0, 0.5, 0.2, np.log(0.8), 0.35, np.log(0.65), 0.15, np.log(0.85), 0.75])
+    inf = np.zeros((members, 1), dtype=np.float32)
+    det = np.zeros((members, 1), dtype=np.float32)
+    run_kernel_step(x, np.zeros((1, members)), consts, FIXED_SITE_LEAVE, inf, det, seed=n)
+    after = {c: x[0, :, i] for i, c in enumerate(COMPARTMENTS)}
+    if site == "E":  # leave E with 0.2, a share 0.35 of them to Ia: Ia ~ Bin(n, 0.07)
+        assert_binomial_pmf(n - after["E"], n, 0.2)
+        assert_binomial_pmf(after["Ia"], n, 0.2 * 0.35)
+    elif site == "Is":  # leave Is with 0.31, a share 0.545 of them to Q
+        assert_binomial_pmf(n - after["Is"], n, 0.31)
+        assert_binomial_pmf(after["Q"], n, 0.31 * 0.545)
+    else:
+        assert_binomial_pmf(n - after["Q"], n, 0.15)
+    assert (x[0].sum(axis=1) == n).all()
 
 
 def test_member_streams_differ_and_follow_the_seed() -> None:
