@@ -311,10 +311,14 @@ def binomial(rs, n, p, log_q, normal_min_variance):  # type: ignore[no-untyped-d
 @numba.njit(inline="always")
 def _table_draw(rs, table, j, c):  # type: ignore[no-untyped-def]
     # alias method (Walker 1977) on the table of count c of site j (see alias_tables): one
-    # uniform picks a value of 0..c, a second keeps it or takes its alias
-    u, rs = uniform(rs)
-    v, rs = uniform(rs)
-    k = int(u * (c + 1))
+    # 64-bit number r gives both the value 0..c, floor(r (c + 1) / 2^64) (Lemire 2019: a
+    # bias of at most (c + 1) / 2^64), and the uniform that keeps it or takes its alias, the
+    # low 64 bits of r (c + 1) (uniform on a grid of step (c + 1) / 2^64 whatever the value)
+    r, rs = _next_u64(rs)
+    m = np.uint64(c + 1)  # < 2^32
+    high = (r >> np.uint64(32)) * m + (((r & np.uint64(0xFFFFFFFF)) * m) >> np.uint64(32))
+    k = np.int64(high >> np.uint64(32))
+    v = float((r * m) >> np.uint64(11)) * _TO_UNIT
     cell = ((c * (c + 1)) >> 1) + k
     # branch-free choice: the outcome of v < cut is a coin toss the predictor cannot learn
     alias = int(table[j, cell, 1])  # cut and alias side by side: one cache line
