@@ -31,6 +31,7 @@ import pandas as pd
 
 from boundaries.sets import load_boundary_set
 from forecast.ensemble import (
+    COMPONENTS,
     HORIZON_DAYS,
     calibrate_ensemble,
     cube_locations,
@@ -148,7 +149,7 @@ def skill(cube, coupling, members: int) -> None:  # type: ignore[no-untyped-def]
     parts = []
     for day in SKILL_DATES:
         ds = forecast_cube(cube, coupling, day, members=members, rng=np.random.default_rng(0))
-        for name in ("ensemble", "seir", "statistical"):
+        for name in ("ensemble", *COMPONENTS):
             view = ds
             if name != "ensemble":
                 view = ds.assign(

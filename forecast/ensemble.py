@@ -1,14 +1,15 @@
-"""Ensemble quantile forecasts of a cube: SEIR and statistical components, combined.
+"""Ensemble quantile forecasts of a cube: SEIR, statistical and baseline components, combined.
 
 Pure functions (cube in, xarray/DataFrame out): :func:`forecast_cube` calibrates the SEIR
 metapopulation model on the cube's cases before the forecast date
 (:func:`calibrate_ensemble`), runs the stochastic ensemble forward
 (:func:`simulate_reported_cases`), forecasts every commune, district and province series with
-:func:`forecast.models.forecast_series`, and combines the two with :func:`combine_quantiles`;
+:func:`forecast.models.forecast_series` (default model and COVIDhub-baseline), and combines
+the three with :func:`combine_quantiles`;
 :func:`forecast_to_hub` writes the Hub long format. Method and measured skill:
 ``docs/scenarios.md``.
 
-Ensemble rules, both both applied independently at each of the 23 hub levels ``tau``:
+Ensemble rules, both applied independently at each of the 23 hub levels ``tau``:
 
 * ``"median"`` (default, the COVID-19 Forecast Hubs' reference since 2021): the ensemble's
   ``tau``-quantile is the median of the components' ``tau``-quantiles. With two
@@ -35,7 +36,7 @@ from forecast._hubframe import daily_quantiles_to_hub, weekly_quantiles_to_hub
 from forecast._series import to_forecast_date
 from forecast.errors import ForecastInputError
 from forecast.hub import QUANTILE_LEVELS, day_target, forecast_date_to_target_end, week_target
-from forecast.models import forecast_series
+from forecast.models import ModelName, forecast_series
 from models.calibration import calibrate_transmission, gamma_delay_pmf
 from models.interventions import Intervention
 from models.presets import disease_timing
@@ -163,6 +164,8 @@ CALIBRATION_LEVELS: tuple[str, ...] = ("province", "district")
 _ALLOCATION_PRIOR_CASES = 1.0
 HORIZON_DAYS = 28
 HORIZON_WEEKS = 4
+#: Components of :func:`forecast_cube`, combined level by level by the ensemble rule.
+COMPONENTS: tuple[str, ...] = ("seir", "statistical", "baseline")
 
 
 @dataclass(frozen=True)
@@ -671,8 +674,9 @@ def statistical_quantiles(
     forecast_date: date,
     *,
     rng: np.random.Generator,
+    model: ModelName = "default",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Daily and weekly quantiles from :func:`forecast.models.forecast_series` (default model).
+    """Daily and weekly quantiles from :func:`forecast.models.forecast_series`.
 
     Parameters
     ----------
@@ -684,6 +688,8 @@ def statistical_quantiles(
         D, a Monday.
     rng : numpy.random.Generator
         Randomness of the baseline's sampled horizons.
+    model : {"default", "trend", "baseline"}
+        The model of :func:`forecast.models.forecast_series`.
 
     Returns
     -------
@@ -693,6 +699,7 @@ def statistical_quantiles(
     hub = forecast_series(
         history_to_tidy(history, locations),
         forecast_date,
+        model=model,
         horizons_weeks=HORIZON_WEEKS,
         horizons_days=HORIZON_DAYS,
         rng=rng,
@@ -730,14 +737,22 @@ def forecast_cube(
 ) -> xr.Dataset:
     """Quantile forecasts of daily and weekly cases per commune, district and province.
 
-    Two components, combined level by level by :func:`combine_quantiles`:
+    Three components (:data:`COMPONENTS`), combined level by level by
+    :func:`combine_quantiles`:
 
-    * ``seir``: the SEIR metapopulation ensemble calibrated per district on cube days
-      before D (:func:`calibrate_ensemble`), ``members`` stochastic runs forward, reported
-      cases by the calibration's observation model, quantiles across members (districts
-      and the province sum communes within each member);
+    * ``seir``: the SEIR metapopulation ensemble calibrated on the province total (or per
+      district) on cube days before D (:func:`calibrate_ensemble`), ``members`` stochastic
+      runs forward, reported cases by the calibration's observation model, quantiles across
+      members (districts and the province sum communes within each member);
     * ``statistical``: :func:`forecast.models.forecast_series` (default model) on each
-      commune, district and province series.
+      commune, district and province series;
+    * ``baseline``: the COVIDhub-baseline on the same series.
+
+    With the default ``"median"`` rule each level is the middle of the three: the SEIR
+    quantile where it lies between the two statistical ones, clamped to their range where
+    it does not. The SEIR component alone swings far both ways in a young or turning
+    outbreak (``docs/publication.md``); a median of two would be their average and follow
+    it.
 
     Parameters
     ----------
@@ -766,8 +781,8 @@ def forecast_cube(
         ``daily_cases`` (location, horizon_day, quantile), ``weekly_cases`` (location,
         horizon_week, quantile), the same per ``component`` in ``daily_components`` and
         ``weekly_components``; coords ``location_type``, ``population``,
-        ``daily_target_end_date``, ``weekly_target_end_date``; attrs ``forecast_date``,
-        ``ensemble_rule``, ``members``.
+        ``daily_target_end_date``, ``weekly_target_end_date``, ``component``; attrs
+        ``forecast_date``, ``ensemble_rule``, ``members``.
     """
     day = to_forecast_date(forecast_date)
     say = progress or (lambda step: None)
@@ -785,9 +800,12 @@ def forecast_cube(
     seir_daily, seir_weekly = seir_quantiles(reported, history, locations)
     say("statistical")
     stat_daily, stat_weekly = statistical_quantiles(history, locations, day, rng=rng)
+    base_daily, base_weekly = statistical_quantiles(
+        history, locations, day, rng=rng, model="baseline"
+    )
     say("combine")
-    comp_daily = np.stack([seir_daily, stat_daily])
-    comp_weekly = np.stack([seir_weekly, stat_weekly])
+    comp_daily = np.stack([seir_daily, stat_daily, base_daily])
+    comp_weekly = np.stack([seir_weekly, stat_weekly, base_weekly])
     daily = combine_quantiles(comp_daily, rule=rule)
     weekly = combine_quantiles(comp_weekly, rule=rule)
     population = locations.rollup_matrix() @ history["population"].to_numpy().astype(float)
@@ -804,7 +822,7 @@ def forecast_cube(
         "daily_target_end_date": ("horizon_day", pd.DatetimeIndex(daily_ends).values),
         "weekly_target_end_date": ("horizon_week", pd.DatetimeIndex(weekly_ends).values),
         "quantile": levels,
-        "component": np.array(["seir", "statistical"], dtype=object),
+        "component": np.array(COMPONENTS, dtype=object),
     }
     dd = ("location", "horizon_day", "quantile")
     wd = ("location", "horizon_week", "quantile")

@@ -261,8 +261,22 @@ def test_forecast_shapes_and_monotone_quantiles(forecast: xr.Dataset) -> None:
 
 
 def test_forecast_is_the_median_of_its_components(forecast: xr.Dataset) -> None:
-    expected = forecast["weekly_components"].mean("component")  # median of two = mean
-    np.testing.assert_allclose(forecast["weekly_cases"].values, expected.values)
+    assert list(forecast["component"].values) == ["seir", "statistical", "baseline"]
+    for var in ("weekly", "daily"):
+        expected = forecast[f"{var}_components"].median("component")
+        np.testing.assert_allclose(forecast[f"{var}_cases"].values, expected.values)
+
+
+def test_baseline_component_is_flat_at_the_last_epiweek(
+    forecast: xr.Dataset, cube: xr.Dataset
+) -> None:
+    # the COVIDhub-baseline's median is the last complete Sunday-Saturday week's count
+    day = pd.Timestamp(forecast.attrs["forecast_date"])
+    week = cube["cases"].sel(date=slice(day - pd.Timedelta(days=8), day - pd.Timedelta(days=2)))
+    median = forecast["weekly_components"].sel(
+        component="baseline", location="province", quantile=0.5
+    )
+    np.testing.assert_allclose(median.values, float(week.sum()))
 
 
 def test_seir_province_week_is_near_recent_level(forecast: xr.Dataset, cube: xr.Dataset) -> None:
