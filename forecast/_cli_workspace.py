@@ -67,8 +67,9 @@ def forecast(
 ) -> None:
     """Quantile forecasts of daily and weekly cases per commune, district and province.
 
-    Combines the calibrated SEIR ensemble and the statistical models (level-wise
-    median of quantiles) using only cube data dated before D. Writes
+    Combines the calibrated SEIR ensemble, the statistical model and the
+    COVIDhub-baseline (level-wise median of the three) using only cube data dated
+    before D. Writes
     WORKSPACE/forecasts/D.nc and WORKSPACE/forecasts/D.csv (Hub long format), and
     the relative WIS per horizon of a rolling-origin back-test against the
     COVIDhub-baseline in WORKSPACE/forecasts/D-skill.json (docs/publication.md).

@@ -282,7 +282,10 @@ def build_demo(
         f"{int(cube['cases'].sum())} cases"
     )
     if forecast_members > 0:
-        report(f"forecast: SEIR ensemble of {forecast_members} members + statistical models")
+        report(
+            f"forecast: median of a SEIR ensemble of {forecast_members} members, the "
+            "statistical model and the COVIDhub-baseline"
+        )
         forecast.main(
             ["--workspace", str(ws.root), "--members", str(forecast_members)],
             standalone_mode=False,
