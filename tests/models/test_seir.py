@@ -458,7 +458,7 @@ def run_kernel_step(
     seed: int,
     table_max_count: int = 64,
 ) -> None:
-    """One compiled step for one commune and ``x.shape[1]`` members, no vaccination."""
+    """One compiled step for ``x.shape[0]`` communes and ``x.shape[1]`` members, no vaccination."""
     from models import _seir_kernel
 
     members = x.shape[1]
@@ -466,13 +466,14 @@ def run_kernel_step(
     # alias tables as simulate builds them (sites in the kernel's order)
     probs = np.full(10, np.nan)
     probs[[3, 4, 9]] = consts[[2, 4, 6]]
-    probs[5:9] = leave[:, 0, 0]
+    if leave.shape[1:] == (1, 1):
+        probs[5:9] = leave[:, 0, 0]
     tables = _seir_kernel.alias_tables(probs, table_max_count)
     _seir_kernel.stochastic_step(
         _seir_kernel.member_streams(np.random.default_rng(seed), members), x, lam_dt, consts,
         leave, np.log(np.maximum(leave, 1 - leave)), doses, doses, inf, det,
-        np.zeros((members, 1, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
-        np.zeros((1, members)), np.inf, *tables,
+        np.zeros((members, x.shape[0], 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
+        np.zeros((x.shape[0], members)), np.inf, *tables,
     )  # fmt: skip
 
 
@@ -581,6 +582,23 @@ def test_kernel_fixed_probability_draws_are_binomial(site: str, n: int) -> None:
     else:
         assert_binomial_pmf(n - after["Q"], n, 0.15)
     assert (x[0].sum(axis=1) == n).all()
+
+
+def test_kernel_leave_probabilities_per_commune_are_binomial() -> None:
+    """Tracing that differs by commune: Ia/Is exits without tables, each commune its own p."""
+    members, n = 60_000, 300
+    x = np.zeros((2, members, 8), dtype=np.int64)
+    x[:, :, COMPARTMENTS.index("Is")] = n
+    consts = np.array([1.0, 0.5, 0.2, np.log(0.8), 0.35, np.log(0.65), 0.15, np.log(0.85), 0.75])
+    leave = np.array([[0.17, 0.25], [0.107, 0.3], [0.31, 0.05], [0.545, 0.8]])[:, :, None]
+    inf = np.zeros((members, 2), dtype=np.float32)
+    det = np.zeros((members, 2), dtype=np.float32)
+    run_kernel_step(x, np.zeros((2, members)), consts, leave, inf, det, seed=5)
+    for i in range(2):
+        s_out = n - x[i, :, COMPARTMENTS.index("Is")]
+        assert_binomial_pmf(s_out, n, leave[2, i, 0])
+        assert_binomial_pmf(x[i, :, COMPARTMENTS.index("Q")], n, leave[2, i, 0] * leave[3, i, 0])
+        np.testing.assert_array_equal(det[:, i], x[i, :, COMPARTMENTS.index("Q")])
 
 
 def test_member_streams_differ_and_follow_the_seed() -> None:
