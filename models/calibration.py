@@ -107,7 +107,7 @@ class _Setup:
 
 
 def _seed_prior_mean(first_week: np.ndarray, rho: float, params: SEIRParams) -> float:
-    """log of the people in E implied by the first week's cases (the seed's prior mean)."""
+    """Log of the people in E implied by the first week's cases (the seed's prior mean)."""
     daily = float(np.nansum(first_week)) / 7.0 + 1.0
     return float(np.log(max(daily / rho * params.latent_period_days, 1.0)))
 

@@ -146,7 +146,7 @@ coverage):
 |---|---|---|---|---|
 | 1st session | old `default` (2-week trend + baseline, all levels) | 0.781 | 0.817 | 0.359 |
 | 1st session | old `trend` (that 2-week trend alone) | 0.730 | 0.907 | 0.535 |
-| 2nd session | `default` (trend and baseline averaged level by level inside the 90% interval) | 0.760 | 0.891 | 0.337 |
+| 2nd session | `default` (level-wise trend + baseline average) | 0.760 | 0.891 | 0.337 |
 | 2nd session | `trend` (as today) | 0.703 | 0.890 | 0.517 |
 | 3rd session | `default` and `trend`: the tables above | | | |
 
