@@ -19,13 +19,15 @@ one copy of the code to compile. By draw site and count:
 
 * Alias tables (Walker 1977; Vose 1991 construction) at the sites whose probability is the
   same in every cell of the step (E out, to Ia, Q out always; Ia/Is out and to Q when
-  tracing does not vary by commune or member): a count ``n <= 64`` costs two uniforms, one
-  table entry (cut and alias side by side, one cache line) and no branch on the outcome;
-  ``64 < n <= 6 * 64`` is drawn as a sum of table draws, ``Binomial(64, p) + ... +
-  Binomial(rest, p)`` (independent binomials with the same ``p`` add up to a binomial).
+  tracing does not vary by commune or member): a count ``n <= 64`` costs one 64-bit random
+  number (the value by Lemire's multiply-shift, the keep-or-alias uniform from the low
+  bits), one table entry (cut and alias side by side, one cache line) and no branch on the
+  outcome; ``64 < n <= 6 * 64`` is drawn as a sum of table draws, ``Binomial(64, p) + ...
+  + Binomial(rest, p)`` (independent binomials with the same ``p`` add up to a binomial;
+  not with the normal approximation on, which is cheaper there).
   The tables hold the pmf in double precision (from ``lgamma``), so they are exact up to
   its round-off; they are rebuilt only when a probability changes (:func:`alias_tables`).
-  In the province benchmark they take 3.8 of the 4.7 non-trivial draws of a cell.
+  In the province benchmark they take 3.2 of the 4.7 non-trivial draws of a cell.
 * Otherwise, with ``p' = min(p, 1 - p)`` (the draw is mirrored when ``p > 1/2``):
 
   - ``n p' < 10``: inversion, a sequential search of the pmf from 0 (as numpy does for
