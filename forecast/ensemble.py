@@ -152,7 +152,7 @@ CALIBRATION_WINDOW_DAYS = 56
 #: Disease timing of the SEIR component when no ``params`` are given (models.presets).
 DEFAULT_DISEASE_TIMING = "delta-2021"
 #: Stochastic sampler of the SEIR ensemble: exact binomial draws, compiled, one stream per
-#: member (models._seir_kernel; 2x the numpy sampler's speed, docs/seir.md).
+#: member (models._seir_kernel; about 4x less CPU than the numpy sampler, docs/seir.md).
 SAMPLER = "exact"
 #: Daily sd of the random walk on log beta over the horizon (widens long horizons).
 BETA_RANDOM_WALK_SD_PER_DAY = 0.03

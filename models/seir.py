@@ -534,8 +534,9 @@ def simulate(
         Binomial draws of the stochastic model: ``"numpy"`` vectorised
         ``Generator.binomial`` over blocks of :data:`MEMBER_BLOCK_SIZE` members (the
         reference); ``"exact"`` the same distribution from a compiled loop
-        (``models._seir_kernel``: one random stream per member, inversion and BTRS samplers,
-        no GIL, about 2x less CPU than ``"numpy"`` and ``workers`` threads run in parallel);
+        (``models._seir_kernel``: one random stream per member, alias-table, inversion and
+        BTRS samplers, no GIL, about 4x less CPU than ``"numpy"`` and ``workers`` threads run
+        in parallel);
         ``"normal"`` the compiled loop with the normal approximation for draws of variance
         >= :data:`NORMAL_MIN_VARIANCE` (small counts stay exact). The three give different
         draws for the same seed. Ignored by the deterministic model.
