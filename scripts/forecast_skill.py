@@ -166,7 +166,10 @@ the four tuning sets only, then the evaluation was run once:
   small provinces dominate the fit), choosing the trend/baseline weight each week from the
   last 4-12 weeks' WIS (0.952-0.955), conformalising the final intervals (CQR, 95% coverage
   0.95 but relative WIS 1.02-1.09), a two-way linear pool with the baseline (0.902, 50%
-  coverage 0.37-0.42 in the Delta sets).
+  coverage 0.37-0.42 in the Delta sets). After the third look, tried on the tuning sets only
+  and rejected: recalibrating the pool each week through the empirical distribution of its
+  own PIT values over the last 6-10 weeks (Kuleshov et al. 2018): mean relative WIS
+  0.917-1.05 and coverage barely moved. The evaluation was not run again.
 
 Second session: everything changed was chosen on the tuning sets only (the quiet vncdc 2020
 window was added then), comparing pooled relative WIS and 95% coverage, without running the
