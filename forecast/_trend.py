@@ -56,10 +56,11 @@ class TrendParams:
                 f"TrendParams: growth_windows_weeks={self.growth_windows_weeks}; expected "
                 "positive numbers of weeks"
             )
-        if len(self.pool_weights) != 3 or min(self.pool_weights) < 0 or sum(self.pool_weights) <= 0:
+        w = self.pool_weights
+        if len(w) != 3 or min(w) < 0 or w[0] + w[1] <= 0:
             raise ValueError(
-                f"TrendParams: pool_weights={self.pool_weights}; expected three non-negative "
-                "weights (trend, persistence, baseline) with a positive sum"
+                f"TrendParams: pool_weights={w}; expected three non-negative weights (trend, "
+                "persistence, baseline), the first two with a positive sum"
             )
         if self.error_centering not in ("median", "none"):
             raise ValueError(

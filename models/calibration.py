@@ -284,6 +284,11 @@ def calibrate_transmission(
         timing = disease_timing(params)
         preset, params = timing.name, timing.params
         default_delay = (timing.report_delay_mean_days, timing.report_delay_sd_days)
+    if not seed_prior_sd > 0:  # also rejects NaN; inf is the flat prior
+        raise ModelInputError(
+            f"seed_prior_sd: got {seed_prior_sd!r}; expected a positive number (inf for a flat "
+            f"prior); fix: pass e.g. {SEED_PRIOR_SD}"
+        )
     if set(cases.dims) != {"date", "unit"}:
         raise ModelInputError(
             f"cases: dims {cases.dims}; expected ('date', 'unit'); fix: rename the commune "

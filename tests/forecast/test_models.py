@@ -263,6 +263,7 @@ def test_persistence_forecasts_the_last_week():
         ({"error_centering": "mean"}, r"error_centering='mean'; expected 'median' or 'none'"),
         ({"pool_weights": (0.5, 0.5)}, r"pool_weights=\(0.5, 0.5\); expected three"),
         ({"pool_weights": (1.0, -0.5, 0.5)}, r"expected three non-negative weights"),
+        ({"pool_weights": (0.0, 0.0, 1.0)}, r"the first two with a positive sum"),
     ],
 )
 def test_trend_params_are_checked(kwargs, match):

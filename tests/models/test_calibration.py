@@ -158,6 +158,15 @@ def test_same_seed_same_posterior(truth: dict) -> None:
     xr.testing.assert_identical(a.posterior, b.posterior)
 
 
+@pytest.mark.parametrize("sd", [0.0, -1.0, float("nan")])
+def test_calibration_rejects_a_bad_seed_prior(truth: dict, sd: float) -> None:
+    with pytest.raises(ModelInputError, match=r"seed_prior_sd: got .*; expected a positive"):
+        calibrate_transmission(
+            truth["params"], truth["cases"], POPULATION, members=2,
+            rng=np.random.default_rng(0), seed_prior_sd=sd,
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
