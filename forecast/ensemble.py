@@ -36,7 +36,7 @@ from forecast._hubframe import daily_quantiles_to_hub, weekly_quantiles_to_hub
 from forecast._series import to_forecast_date
 from forecast.errors import ForecastInputError
 from forecast.hub import QUANTILE_LEVELS, day_target, forecast_date_to_target_end, week_target
-from forecast.models import ModelName, forecast_series
+from forecast.models import ModelName, forecast_series_models
 from models.calibration import calibrate_transmission, gamma_delay_pmf
 from models.interventions import Intervention
 from models.presets import disease_timing
@@ -674,9 +674,9 @@ def statistical_quantiles(
     forecast_date: date,
     *,
     rng: np.random.Generator,
-    model: ModelName = "default",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Daily and weekly quantiles from :func:`forecast.models.forecast_series`.
+    models: tuple[ModelName, ...] = ("default",),
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Daily and weekly quantiles from :func:`forecast.models.forecast_series_models`.
 
     Parameters
     ----------
@@ -688,22 +688,29 @@ def statistical_quantiles(
         D, a Monday.
     rng : numpy.random.Generator
         Randomness of the baseline's sampled horizons.
-    model : {"default", "trend", "baseline"}
-        The model of :func:`forecast.models.forecast_series`.
+    models : tuple of {"default", "trend", "baseline"}
+        Models of :func:`forecast.models.forecast_series`; the baseline is sampled once
+        for all of them.
 
     Returns
     -------
-    tuple of numpy.ndarray
-        Daily ``(location, 28, 23)`` and weekly ``(location, 4, 23)``.
+    dict of str to tuple of numpy.ndarray
+        Per model, daily ``(location, 28, 23)`` and weekly ``(location, 4, 23)``.
     """
-    hub = forecast_series(
+    hubs = forecast_series_models(
         history_to_tidy(history, locations),
         forecast_date,
-        model=model,
+        models=models,
         horizons_weeks=HORIZON_WEEKS,
         horizons_days=HORIZON_DAYS,
         rng=rng,
     )
+    return {name: _hub_to_arrays(hub, locations) for name, hub in hubs.items()}
+
+
+def _hub_to_arrays(
+    hub: pd.DataFrame, locations: ForecastLocations
+) -> tuple[np.ndarray, np.ndarray]:
     q = hub[hub["type"] == "quantile"]
     targets = q["target"].astype(str)
     out = []
@@ -746,7 +753,8 @@ def forecast_cube(
       members (districts and the province sum communes within each member);
     * ``statistical``: :func:`forecast.models.forecast_series` (default model) on each
       commune, district and province series;
-    * ``baseline``: the COVIDhub-baseline on the same series.
+    * ``baseline``: the COVIDhub-baseline on the same series (the very one the default
+      statistical model pools: it is sampled once).
 
     With the default ``"median"`` rule each level is the middle of the three: the SEIR
     quantile where it lies between the two statistical ones, clamped to their range where
@@ -799,10 +807,8 @@ def forecast_cube(
     reported = simulate_reported_cases(inputs, coupling, days, rng=rng)
     seir_daily, seir_weekly = seir_quantiles(reported, history, locations)
     say("statistical")
-    stat_daily, stat_weekly = statistical_quantiles(history, locations, day, rng=rng)
-    base_daily, base_weekly = statistical_quantiles(
-        history, locations, day, rng=rng, model="baseline"
-    )
+    stats = statistical_quantiles(history, locations, day, rng=rng, models=("default", "baseline"))
+    (stat_daily, stat_weekly), (base_daily, base_weekly) = stats["default"], stats["baseline"]
     say("combine")
     comp_daily = np.stack([seir_daily, stat_daily, base_daily])
     comp_weekly = np.stack([seir_weekly, stat_weekly, base_weekly])

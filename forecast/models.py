@@ -60,11 +60,12 @@ _WEEKDAY_PRIOR_DAYS = 14.0  # pseudo-days pulling weekday shares toward 1/7
 def _weekly_model_quantiles(
     daily: DailyMatrix,
     forecast_date: date,
-    model: str,
+    models: tuple[str, ...],
     horizons_weeks: int,
     rng: np.random.Generator,
     params: TrendParams,
-) -> np.ndarray:
+) -> dict[str, np.ndarray]:
+    """Weekly quantiles of each model; the baseline and the trend are computed once."""
     last_week_end = forecast_date - timedelta(days=2)
     _, raw_weekly = to_epiweek_sums(daily, last_week_end)
     if len(raw_weekly) == 0:
@@ -72,18 +73,17 @@ def _weekly_model_quantiles(
             f"history: no complete epiweek before {forecast_date.isoformat()}; expected at "
             "least 7 days of data ending on the Saturday before the forecast date"
         )
-    baseline = None
-    if model in ("baseline", "default"):
-        baseline = baseline_quantiles(raw_weekly, horizons_weeks=horizons_weeks, rng=rng)
-        if model == "baseline":
-            return baseline
-    cleaned = DailyMatrix(daily.dates, daily.locations, clean_daily(daily.values))
-    _, weekly = to_epiweek_sums(cleaned, last_week_end)
-    trend = trend_quantiles(weekly, horizons_weeks, params)
-    if baseline is None:
-        return trend
-    persistence = trend_quantiles(weekly, horizons_weeks, persistence_params(params))
-    return pool_with_baseline(trend, persistence, baseline, params)
+    out: dict[str, np.ndarray] = {}
+    if {"baseline", "default"} & set(models):
+        out["baseline"] = baseline_quantiles(raw_weekly, horizons_weeks=horizons_weeks, rng=rng)
+    if {"trend", "default"} & set(models):
+        cleaned = DailyMatrix(daily.dates, daily.locations, clean_daily(daily.values))
+        _, weekly = to_epiweek_sums(cleaned, last_week_end)
+        out["trend"] = trend_quantiles(weekly, horizons_weeks, params)
+        if "default" in models:
+            persistence = trend_quantiles(weekly, horizons_weeks, persistence_params(params))
+            out["default"] = pool_with_baseline(out["trend"], persistence, out["baseline"], params)
+    return {m: out[m] for m in models}
 
 
 def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:
@@ -155,8 +155,50 @@ def forecast_series(
         Hub long format: per location and target 23 quantile rows and one ``point`` row
         (the median).
     """
-    if model not in MODEL_NAMES:
-        raise ForecastInputError(f"model={model!r}: expected one of {list(MODEL_NAMES)}")
+    return forecast_series_models(
+        history,
+        forecast_date,
+        models=(model,),
+        horizons_weeks=horizons_weeks,
+        horizons_days=horizons_days,
+        rng=rng,
+        params=params,
+    )[model]
+
+
+def forecast_series_models(
+    history: pd.DataFrame,
+    forecast_date: date | str,
+    *,
+    models: tuple[ModelName, ...] = ("default",),
+    horizons_weeks: int = 4,
+    horizons_days: int = 0,
+    rng: np.random.Generator | None = None,
+    params: TrendParams | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`forecast_series` for several models at once, sharing their parts.
+
+    ``"default"`` pools the trend and the COVIDhub-baseline, so asking for it together with
+    ``"baseline"`` or ``"trend"`` returns those very components (one baseline sampling, one
+    trend fit) instead of running them again with other random draws.
+
+    Parameters
+    ----------
+    history, forecast_date, horizons_weeks, horizons_days, rng, params
+        As for :func:`forecast_series`.
+    models : tuple of {"default", "trend", "baseline"}
+        Models to return.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        One Hub long-format frame per model, in the order asked.
+    """
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if unknown or not models:
+        raise ForecastInputError(
+            f"model={unknown[0] if unknown else models!r}: expected one of {list(MODEL_NAMES)}"
+        )
     if not 1 <= horizons_weeks <= MAX_WEEK_HORIZON:
         raise ForecastInputError(
             f"horizons_weeks={horizons_weeks!r}: expected 1..{MAX_WEEK_HORIZON}"
@@ -175,13 +217,18 @@ def forecast_series(
     daily = to_daily_matrix(series, day)
     # daily targets reach the Sunday after week 4 (day 27 and 28 fall in epiweek 5)
     weeks_needed = max(horizons_weeks, (horizons_days + 1) // 7 + 1 if horizons_days else 0)
-    q = _weekly_model_quantiles(daily, day, model, weeks_needed, generator, params or TrendParams())
-    frames = [weekly_quantiles_to_hub(q[:, :horizons_weeks], daily.locations, day)]
-    if horizons_days:
-        shares = weekday_shares(daily, day - timedelta(days=2))
-        n = np.arange(1, horizons_days + 1)
-        week_index = (n + 1) // 7  # 0-based epiweek of day D+n (D-1 is the Sunday)
-        weekday = (n + 1) % 7  # 0 = Sunday
-        dq = q[:, week_index, :] * shares[:, weekday][:, :, None]
-        frames.append(daily_quantiles_to_hub(dq, daily.locations, day))
-    return pd.concat(frames, ignore_index=True)
+    quantiles = _weekly_model_quantiles(
+        daily, day, tuple(models), weeks_needed, generator, params or TrendParams()
+    )
+    shares = weekday_shares(daily, day - timedelta(days=2)) if horizons_days else None
+    out = {}
+    for name, q in quantiles.items():
+        frames = [weekly_quantiles_to_hub(q[:, :horizons_weeks], daily.locations, day)]
+        if shares is not None:
+            n = np.arange(1, horizons_days + 1)
+            week_index = (n + 1) // 7  # 0-based epiweek of day D+n (D-1 is the Sunday)
+            weekday = (n + 1) % 7  # 0 = Sunday
+            dq = q[:, week_index, :] * shares[:, weekday][:, :, None]
+            frames.append(daily_quantiles_to_hub(dq, daily.locations, day))
+        out[name] = pd.concat(frames, ignore_index=True)
+    return out

@@ -22,7 +22,7 @@ from forecast._trend import (
 )
 from forecast.errors import ForecastInputError
 from forecast.hub import QUANTILE_LEVELS, validate_hub_frame
-from forecast.models import forecast_series
+from forecast.models import forecast_series, forecast_series_models
 
 FORECAST_DATE = "2021-06-07"  # a Monday
 
@@ -284,3 +284,28 @@ def test_calibrated_intervals_cover_a_stationary_series():
         hits50.append((q[:, 0, 6] <= y) & (y <= q[:, 0, 16]))
     assert 0.88 <= np.mean(hits95) <= 0.99
     assert 0.38 <= np.mean(hits50) <= 0.65
+
+
+def test_several_models_share_one_baseline_sampling() -> None:
+    rng_dates = pd.date_range("2021-04-01", "2021-06-06", freq="D")
+    gen = np.random.default_rng(3)
+    history = pd.DataFrame(
+        {
+            "date": np.repeat(rng_dates, 3),
+            "location": np.tile(["01", "02", "79"], len(rng_dates)),
+            "value": gen.poisson(np.tile([5.0, 40.0, 300.0], len(rng_dates))),
+        }
+    )
+    both = forecast_series_models(
+        history, FORECAST_DATE, models=("default", "baseline"), horizons_days=7,
+        rng=np.random.default_rng(9),
+    )  # fmt: skip
+    # each equals the model run on its own with the same seed: the baseline is drawn first
+    # either way, and the default pools exactly that baseline
+    for name in ("default", "baseline"):
+        alone = forecast_series(
+            history, FORECAST_DATE, model=name, horizons_days=7, rng=np.random.default_rng(9)
+        )
+        pd.testing.assert_frame_equal(both[name], alone)
+    with pytest.raises(ForecastInputError, match=r"model='arima': expected one of"):
+        forecast_series_models(history, FORECAST_DATE, models=("default", "arima"))
