@@ -102,7 +102,11 @@ def to_daily_matrix(history: pd.DataFrame, forecast_date: date) -> DailyMatrix:
 
 
 def to_epiweek_sums(daily: DailyMatrix, last_week_end: date) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """Sum complete Sunday-Saturday weeks ending on or before ``last_week_end``."""
+    """Sum complete seven-day blocks, the last ending on ``last_week_end``.
+
+    A Saturday gives Sunday-Saturday epiweeks; the trend also passes the Sunday before the
+    forecast date (Monday-Sunday windows, ``forecast.models._weekly_model_quantiles``).
+    """
     end = pd.Timestamp(last_week_end)
     n_days_to_end = int((end - daily.dates[0]).days) + 1 if len(daily.dates) else 0
     n_weeks = max(n_days_to_end // 7, 0)

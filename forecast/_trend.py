@@ -1,7 +1,7 @@
 """Ensemble of damped log-linear trends with online empirical error quantiles.
 
 Everything here works on a (week, location) array of weekly sums that ends with the
-last complete epiweek before the forecast date; nothing looks past that row. The point
+last complete seven-day window before the forecast date; nothing looks past that row. The point
 forecast (log1p scale) is the mean of several simple members -- the last week's level
 (a local level) and damped log-linear trends whose growth is measured over 1, 2 and 3
 weeks -- and the quantiles come from that same point forecast's own past errors

@@ -2,8 +2,11 @@
 
 The ``"trend"`` and ``"default"`` models are built to survive Vietnamese reporting artefacts:
 
-* it works on **weekly sums** (Sunday-Saturday epiweeks), which absorbs weekday dumping
-  (a province reporting most of its week on Mondays);
+* it works on **weekly sums**, which absorbs weekday dumping (a province reporting most
+  of its week on Mondays): seven-day windows ending on the Sunday before the Monday
+  forecast date when the history has that Sunday (the Sunday, first day of the ``1 wk
+  ahead`` epiweek, is then known: week 1 = the Sunday + 6/7 of the first window), else
+  Sunday-Saturday epiweeks; the baseline always reads epiweeks;
 * before summing, **zero runs followed by a catch-up day** in a location that was
   reporting are spread evenly over the run, and isolated **single-day backlog dumps**
   (above 10x the surrounding means) are replaced by the local mean
@@ -64,8 +67,18 @@ def _weekly_model_quantiles(
     horizons_weeks: int,
     rng: np.random.Generator,
     params: TrendParams,
+    *,
+    has_sunday: bool,
 ) -> dict[str, np.ndarray]:
-    """Weekly quantiles of each model; the baseline and the trend are computed once."""
+    """Weekly quantiles of each model; the baseline and the trend are computed once.
+
+    The baseline reads Sunday-Saturday epiweeks, as its definition says. The trend and
+    the persistence forecasts read the freshest seven-day windows: when the history has
+    rows dated on the Sunday before the forecast date (``has_sunday``), windows end on
+    that Sunday, and the Sunday -- the first day of the ``1 wk ahead`` epiweek -- is
+    known, so that week is the Sunday's count plus 6/7 of the first window forecast
+    (:func:`_with_known_sunday`).
+    """
     last_week_end = forecast_date - timedelta(days=2)
     _, raw_weekly = to_epiweek_sums(daily, last_week_end)
     if len(raw_weekly) == 0:
@@ -78,12 +91,44 @@ def _weekly_model_quantiles(
         out["baseline"] = baseline_quantiles(raw_weekly, horizons_weeks=horizons_weeks, rng=rng)
     if {"trend", "default"} & set(models):
         cleaned = DailyMatrix(daily.dates, daily.locations, clean_daily(daily.values))
-        _, weekly = to_epiweek_sums(cleaned, last_week_end)
-        out["trend"] = trend_quantiles(weekly, horizons_weeks, params)
+        window_end = forecast_date - timedelta(days=1 if has_sunday else 2)
+        _, weekly = to_epiweek_sums(cleaned, window_end)
+        sunday = daily.values[-1] if has_sunday else None
+        out["trend"] = _with_known_sunday(trend_quantiles(weekly, horizons_weeks, params), sunday)
         if "default" in models:
-            persistence = trend_quantiles(weekly, horizons_weeks, persistence_params(params))
-            out["default"] = pool_with_baseline(out["trend"], persistence, out["baseline"], params)
+            persistence = _with_known_sunday(
+                trend_quantiles(weekly, horizons_weeks, persistence_params(params)), sunday
+            )
+            pooled = pool_with_baseline(out["trend"], persistence, out["baseline"], params)
+            if sunday is not None:  # the baseline does not know the Sunday already counted
+                pooled[:, 0, :] = np.maximum(pooled[:, 0, :], sunday[:, None])
+            out["default"] = pooled
     return {m: out[m] for m in models}
+
+
+def _with_known_sunday(quantiles: np.ndarray, sunday: np.ndarray | None) -> np.ndarray:
+    """Turn forecasts of Monday-Sunday windows into forecasts of Sunday-Saturday epiweeks.
+
+    Parameters
+    ----------
+    quantiles : numpy.ndarray
+        (location, horizon, level) quantiles of the seven-day windows that start on the
+        forecast date (Monday) and every seventh day after.
+    sunday : numpy.ndarray or None
+        The observed count of the Sunday before the forecast date per location; ``None``
+        when the history stops earlier and the windows already are epiweeks.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape. Week 1 is the known Sunday plus 6/7 of the first window (its Monday
+        to Saturday); later weeks take their window's quantiles (a one-day shift).
+    """
+    if sunday is None:
+        return quantiles
+    out = quantiles.copy()
+    out[:, 0, :] = sunday[:, None] + (6.0 / 7.0) * quantiles[:, 0, :]
+    return out
 
 
 def weekday_shares(daily: DailyMatrix, last_week_end: date, weeks: int = 4) -> np.ndarray:
@@ -131,7 +176,8 @@ def forecast_series(
         Days absent for a location count as 0. Rows dated on or after ``forecast_date``
         are ignored.
     forecast_date : datetime.date or str
-        A Monday; the last complete epiweek used ends on the Saturday before it.
+        A Monday; the data used end on the Sunday before it (the baseline's epiweeks on
+        the Saturday).
     model : {"default", "trend", "baseline"}
         ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the mean of a local level and
         damped log-linear trends with online error quantiles; ``"default"`` the linear pool of
@@ -217,8 +263,15 @@ def forecast_series_models(
     daily = to_daily_matrix(series, day)
     # daily targets reach the Sunday after week 4 (day 27 and 28 fall in epiweek 5)
     weeks_needed = max(horizons_weeks, (horizons_days + 1) // 7 + 1 if horizons_days else 0)
+    has_sunday = bool(series["date"].max() == pd.Timestamp(day - timedelta(days=1)))
     quantiles = _weekly_model_quantiles(
-        daily, day, tuple(models), weeks_needed, generator, params or TrendParams()
+        daily,
+        day,
+        tuple(models),
+        weeks_needed,
+        generator,
+        params or TrendParams(),
+        has_sunday=has_sunday,
     )
     shares = weekday_shares(daily, day - timedelta(days=2)) if horizons_days else None
     out = {}

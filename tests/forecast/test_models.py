@@ -309,3 +309,52 @@ def test_several_models_share_one_baseline_sampling() -> None:
         pd.testing.assert_frame_equal(both[name], alone)
     with pytest.raises(ForecastInputError, match=r"model='arima': expected one of"):
         forecast_series_models(history, FORECAST_DATE, models=("default", "arima"))
+
+
+def _week_quantiles(frame: pd.DataFrame, location: str, week: int) -> np.ndarray:
+    rows = frame[
+        (frame["location"] == location)
+        & (frame["target"] == f"{week} wk ahead inc case")
+        & (frame["type"] == "quantile")
+    ]
+    return rows.sort_values("quantile")["value"].to_numpy()
+
+
+@pytest.mark.parametrize("model", ["default", "trend"])
+def test_the_known_sunday_bounds_week_one(history, model):
+    # the Sunday before a Monday forecast is the first day of the "1 wk ahead" epiweek:
+    # once counted, no quantile of that week may fall below it
+    changed = history.copy()
+    sunday = (changed["date"] == "2021-06-06") & (changed["location"] == "27")
+    changed.loc[sunday, "value"] = 5000.0
+    out = forecast_series(changed, FORECAST_DATE, model=model)
+    assert _week_quantiles(out, "27", 1).min() >= 5000.0
+    plain = forecast_series(history, FORECAST_DATE, model=model)
+    assert _week_quantiles(plain, "27", 1).min() < 5000.0  # the bound is not trivially met
+
+
+def test_trend_reads_windows_ending_on_the_sunday(history):
+    out = forecast_series(history, FORECAST_DATE, model="trend", horizons_weeks=3)
+    past = history[pd.to_datetime(history["date"]) < pd.Timestamp(FORECAST_DATE)]
+    wide = past.pivot(index="date", columns="location", values="value").to_numpy()
+    cleaned = clean_daily(wide)
+    # seven-day windows Monday-Sunday, ending on 2021-06-06
+    n = len(cleaned) // 7 * 7
+    windows = cleaned[len(cleaned) - n :].reshape(-1, 7, 3).sum(axis=1)
+    q = trend_quantiles(windows, 3, TrendParams())
+    for j, loc in enumerate(("01", "27", "96")):
+        np.testing.assert_allclose(_week_quantiles(out, loc, 1), wide[-1, j] + 6 / 7 * q[j, 0])
+        np.testing.assert_allclose(_week_quantiles(out, loc, 2), q[j, 1])
+
+
+def test_history_ending_on_saturday_uses_epiweeks(history):
+    # a feed published with a day's lag: no Sunday row, so the trend reads whole epiweeks
+    lagged = history[pd.to_datetime(history["date"]) <= pd.Timestamp("2021-06-05")]
+    out = forecast_series(lagged, FORECAST_DATE, model="trend", horizons_weeks=2)
+    wide = lagged.pivot(index="date", columns="location", values="value").to_numpy()
+    cleaned = clean_daily(wide)
+    n = len(cleaned) // 7 * 7
+    epiweeks = cleaned[len(cleaned) - n :].reshape(-1, 7, 3).sum(axis=1)
+    q = trend_quantiles(epiweeks, 2, TrendParams())
+    for j, loc in enumerate(("01", "27", "96")):
+        np.testing.assert_allclose(_week_quantiles(out, loc, 1), q[j, 0])
