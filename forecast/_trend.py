@@ -36,7 +36,7 @@ class TrendParams:
     level_bandwidth_log: float = 1.0  # kernel width in log1p(weekly count) for error pooling
     min_errors: int = 30  # fewer past errors than this: fall back to a wide default
     fallback_sd_log_per_week: float = 0.5  # default log-scale spread, grows with sqrt(h)
-    max_error_log: float = 1.1  # error quantiles clipped to +-(this x h ** power
+    max_error_log: float = 1.25  # error quantiles clipped to +-(this x h ** power
     max_error_horizon_power: float = 0.5  # ... + count_noise_sd / sqrt(1 + forecast count))
     count_noise_sd: float = 2.0
     poisson_floor_min_mean: float = 0.3  # intervals at least Poisson(max(median, this))

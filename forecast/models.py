@@ -20,7 +20,7 @@ The ``"trend"`` and ``"default"`` models are built to survive Vietnamese reporti
   whose targets are already observed, errors (log1p observed - log1p forecast) are pooled
   over locations by horizon and weighted by a Gaussian kernel in the level of the forecast
   (so a province at 5 cases a week borrows the errors of small provinces, one at 5,000
-  those of large ones), and their weighted quantiles, clipped to +-1.1 sqrt(h) plus a
+  those of large ones), and their weighted quantiles, clipped to +-1.25 sqrt(h) plus a
   counting-noise allowance, are added to the point forecast on the log scale (``"trend"``);
 * ``"default"`` is a linear pool (the mixture of the CDFs, equal weights) of three
   forecasts: the trend, a calibrated persistence forecast (the last week's value with the
