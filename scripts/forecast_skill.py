@@ -235,17 +235,18 @@ def main() -> None:
         "# Forecast skill on real data\n",
         "Regenerate with ONE command (about 6 CPU-minutes; 16 min wall on a busy machine):\n",
         "```\n.venv/bin/python scripts/forecast_skill.py --out docs/forecast-skill.md\n```\n",
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Model `default` (a linear pool, "
-        "equal weights, of three forecasts: `trend` -- the mean of a local level and damped "
-        "log-linear trends over 1, 2 and 3 weeks on cleaned seven-day sums ending on the "
-        "Sunday before the forecast date, that Sunday counted as known for week 1, with "
-        "online empirical error quantiles --, the same calibration around the last week's value (calibrated "
-        "persistence), and the COVIDhub-baseline; tails outside the central 90% interval at "
-        "least as wide as the two calibrated forecasts') and `trend` alone, each against the "
-        "COVIDhub-baseline on exactly the same forecasts. `relative_wis` = mean WIS / mean "
-        "baseline WIS; `relative_abs_error` the same for the absolute error of the point "
-        "(median). Coverage = share of observed weeks inside the central 50% / 95% "
-        "interval. See `docs/forecasting.md` for the method and definitions.\n",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        "Model `default` (a linear pool, equal weights, of three forecasts: `trend` -- the "
+        "mean of a local level and damped log-linear trends over 1, 2 and 3 weeks on cleaned "
+        "seven-day sums ending on the Sunday before the forecast date, that Sunday counted as"
+        " known for week 1, with online empirical error quantiles --, the same calibration "
+        "around the last week's value (calibrated persistence), and the COVIDhub-baseline; "
+        "tails outside the central 90% interval at least as wide as the two calibrated "
+        "forecasts') and `trend` alone, each against the COVIDhub-baseline on exactly the "
+        "same forecasts. `relative_wis` = mean WIS / mean baseline WIS; `relative_abs_error` "
+        "the same for the absolute error of the point (median). Coverage = share of observed "
+        "weeks inside the central 50% / 95% interval. See `docs/forecasting.md` for the "
+        "method and definitions.\n",
         "## Evaluation: NCSC, 63 provinces, Mondays 2021-06-07 to 2021-12-27\n",
         "Never used to choose parameters, but run before (see the history below). Truth = "
         "the same series summed into Sunday-Saturday weeks; "
