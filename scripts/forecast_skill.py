@@ -173,7 +173,10 @@ as the count grows (0.917-0.932: the baseline helps at high counts too), the thr
 pool's median with the calibrated pair's interval shape (0.924-0.931), interpolating
 weeks 2-4 between two windows (0.855 with lower coverage; not worth the complexity), other
 pool weights (0.861-0.868), 14 weeks of errors instead of 10 (0.856, within noise),
-a narrower level kernel (0.870).
+a narrower level kernel (0.870). After the fourth look, tried on the tuning sets only and
+not adopted: the same freshness for the pool's random-walk component (the baseline's
+recipe on the Monday-Sunday windows, the Sunday known; mean 0.857 against 0.862, but 50%
+coverage lower in both Delta sets, 0.48 and 0.46). The evaluation was not run again.
 
 Third session (26 Nov 2026): the second look showed that level-by-level averaging with the
 baseline narrowed the central intervals (50% coverage 0.337). The change below was chosen on
