@@ -26,6 +26,7 @@ from forecast.zones import (
     suggest_release_rule,
     zone_geometry,
 )
+from geo.ingest import local_today
 from webmap.auth import current_user, login_required
 from webmap.data import get_snapshot
 from webmap.db import Zone, audit, get_session
@@ -86,7 +87,7 @@ def zone_feature(zone: Zone, today: date | None = None) -> dict[str, Any]:
             last_case = pd.to_datetime(last.dropna()).max().date()
         start = date.fromisoformat(zone.start_date)
         earliest = release_date(last_case, start, zone.release_rule_days)
-        as_of = today or pd.Timestamp(snapshot.meta.get("date") or date.today()).date()
+        as_of = today or pd.Timestamp(snapshot.meta.get("date") or local_today()).date()
         properties["last_case_date"] = last_case.isoformat() if last_case else None
         properties["days_since_last_case"] = (as_of - last_case).days if last_case else None
         properties["earliest_release"] = earliest.isoformat()
@@ -233,7 +234,7 @@ def _transition(zone_id: int, to: str, allowed_from: tuple[str, ...]) -> Respons
         )
     user = current_user()
     assert user is not None
-    today = get_snapshot().meta.get("date") or date.today().isoformat()
+    today = get_snapshot().meta.get("date") or local_today().isoformat()
     if to == "published":
         zone.start_date = str(request.args.get("start_date") or today)
     if to == "released":

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from boundaries.sets import load_boundary_set
 from geo.build import load_events, read_cube
 from geo.cube import build_cube
+from geo.ingest import local_today
 from geo.retention import (
     aggregate_rows,
     aggregates_path,
@@ -380,7 +381,9 @@ def test_purge_clears_rejects_of_old_batches(workspace) -> None:
     )
     run_update(ws, drop, today=TODAY, forecast=False)
     assert len(read_rejects(ws, "cases")) == 1
-    report = purge_workspace(ws, older_than_days=1, today=date.today() + timedelta(days=2))
+    # the batch's ingest day is Vietnam's local day (UTC+7), not the machine's: from 17:00
+    # UTC on, date.today() is a day behind it
+    report = purge_workspace(ws, older_than_days=1, today=local_today() + timedelta(days=2))
     assert len(read_rejects(ws, "cases")) == 0
     assert sum(f.rejects_cleared for f in report.feeds) >= 1
 
