@@ -292,7 +292,7 @@ def main() -> None:
         "fell through June); horizons whose week ends after 2021-07-10 are not scored.\n"
     )
     communes = evaluate(load_communes(), *COMMUNES, ("default", "trend"))
-    parts.append(goal_check(communes, history=False))
+    parts.append(goal_check(communes, history=False) + "\n")
     for model, result in communes.items():
         parts.append(f"### Bắc Ninh communes, model `{model}`\n")
         parts.append(section(result))
