@@ -277,7 +277,9 @@ def propose_zones(
         index=pd.Index([str(c) for c in cube["commune"].values]),
     )
     _add_worker_counts(counts, cube)
-    baseline = _no_action_cases(ensemble, coupling, seed)
+    baseline = None
+    if ensemble is not None and coupling is not None:
+        baseline = _no_action_cases(ensemble, coupling, seed)
     rows = []
     geometries = []
     for number, codes in enumerate(contiguous_groups(communes, selected), start=1):
@@ -330,14 +332,7 @@ def cases_averted_for(
     The same computation as the proposals' ``cases_averted_*`` columns, for any commune set
     (an official's drawn zone). Returns ``cases_averted_{14,28}d_{mean,q05,q50,q95}``.
     """
-    base = simulate_reported_cases(
-        ensemble,
-        coupling,
-        max(AVERTED_WINDOWS_DAYS),
-        rng=np.random.default_rng(seed),
-        stochastic=False,
-    )
-    baseline = base.sum("commune").transpose("member", "date").to_numpy()
+    baseline = _no_action_cases(ensemble, coupling, seed)
     whole = pd.Series(1.0, index=list(codes))
     lockdowns = _lockdowns(whole, start, duration_days, strength or LockdownStrength())
     return _averted(ensemble, coupling, lockdowns, seed, baseline)
@@ -613,7 +608,9 @@ def propose_cell_zones(
     located.index = located.index.astype(str)
     counts = pd.DataFrame(index=pd.Index([str(c) for c in cube["commune"].values]))
     _add_worker_counts(counts, cube)
-    baseline = _no_action_cases(ensemble, coupling, seed)
+    baseline = None
+    if ensemble is not None and coupling is not None:
+        baseline = _no_action_cases(ensemble, coupling, seed)
     groups = [
         g
         for g in contiguous_cell_groups(selected)
@@ -665,12 +662,8 @@ def propose_cell_zones(
     return gpd.GeoDataFrame(frame, geometry=geometries, crs="EPSG:4326")
 
 
-def _no_action_cases(
-    ensemble: SEIREnsembleInputs | None, coupling: xr.DataArray | None, seed: int
-) -> np.ndarray | None:
-    """Province reported cases (member, day) with no action, or None without an ensemble."""
-    if ensemble is None or coupling is None:
-        return None
+def _no_action_cases(ensemble: SEIREnsembleInputs, coupling: xr.DataArray, seed: int) -> np.ndarray:
+    """Province reported cases (member, day) with no action (deterministic runs)."""
     base = simulate_reported_cases(
         ensemble,
         coupling,

@@ -333,14 +333,18 @@ def test_the_known_sunday_bounds_week_one(history, model):
     assert _week_quantiles(plain, "27", 1).min() < 5000.0  # the bound is not trivially met
 
 
+def _cleaned_seven_day_sums(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Daily (day, location) counts and cleaned seven-day sums ending on the last day."""
+    wide = history.pivot(index="date", columns="location", values="value").to_numpy()
+    cleaned = clean_daily(wide)
+    n = len(cleaned) // 7 * 7
+    return wide, cleaned[len(cleaned) - n :].reshape(-1, 7, wide.shape[1]).sum(axis=1)
+
+
 def test_trend_reads_windows_ending_on_the_sunday(history):
     out = forecast_series(history, FORECAST_DATE, model="trend", horizons_weeks=3)
     past = history[pd.to_datetime(history["date"]) < pd.Timestamp(FORECAST_DATE)]
-    wide = past.pivot(index="date", columns="location", values="value").to_numpy()
-    cleaned = clean_daily(wide)
-    # seven-day windows Monday-Sunday, ending on 2021-06-06
-    n = len(cleaned) // 7 * 7
-    windows = cleaned[len(cleaned) - n :].reshape(-1, 7, 3).sum(axis=1)
+    wide, windows = _cleaned_seven_day_sums(past)  # Monday-Sunday, ending on 2021-06-06
     q = trend_quantiles(windows, 3, TrendParams())
     for j, loc in enumerate(("01", "27", "96")):
         np.testing.assert_allclose(_week_quantiles(out, loc, 1), wide[-1, j] + 6 / 7 * q[j, 0])
@@ -351,10 +355,7 @@ def test_history_ending_on_saturday_uses_epiweeks(history):
     # a feed published with a day's lag: no Sunday row, so the trend reads whole epiweeks
     lagged = history[pd.to_datetime(history["date"]) <= pd.Timestamp("2021-06-05")]
     out = forecast_series(lagged, FORECAST_DATE, model="trend", horizons_weeks=2)
-    wide = lagged.pivot(index="date", columns="location", values="value").to_numpy()
-    cleaned = clean_daily(wide)
-    n = len(cleaned) // 7 * 7
-    epiweeks = cleaned[len(cleaned) - n :].reshape(-1, 7, 3).sum(axis=1)
+    _, epiweeks = _cleaned_seven_day_sums(lagged)  # Sunday-Saturday, ending on 2021-06-05
     q = trend_quantiles(epiweeks, 2, TrendParams())
     for j, loc in enumerate(("01", "27", "96")):
         np.testing.assert_allclose(_week_quantiles(out, loc, 1), q[j, 0])
