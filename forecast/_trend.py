@@ -44,6 +44,9 @@ class TrendParams:
     pool_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
     baseline_max_interval: float = 0.90  # the baseline joins central intervals up to this
     error_centering: str = "median"  # "median": errors re-centred on 0; "none"
+    # "default": the pool's levels remapped from its own past PITs, shrunk toward no change
+    # by this many pseudo-PITs of a calibrated forecast per location (None: no remapping)
+    recalibration_prior_weight: float | None = 200.0
 
     def __post_init__(self) -> None:
         """Reject settings that cannot make a forecast."""
@@ -61,6 +64,11 @@ class TrendParams:
             raise ValueError(
                 f"TrendParams: pool_weights={w}; expected three non-negative weights (trend, "
                 "persistence, baseline), the first two with a positive sum"
+            )
+        if self.recalibration_prior_weight is not None and not self.recalibration_prior_weight > 0:
+            raise ValueError(
+                f"TrendParams: recalibration_prior_weight={self.recalibration_prior_weight}; "
+                "expected a positive number, or None for no recalibration"
             )
         if self.error_centering not in ("median", "none"):
             raise ValueError(

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from forecast._hubframe import daily_quantiles_to_hub, weekly_quantiles_to_hub
+from forecast._recalibrate import recalibrate_pool
 from forecast._series import (
     DailyMatrix,
     check_series,
@@ -100,6 +101,9 @@ def _weekly_model_quantiles(
                 trend_quantiles(weekly, horizons_weeks, persistence_params(params)), sunday
             )
             pooled = pool_with_baseline(out["trend"], persistence, out["baseline"], params)
+            if params.recalibration_prior_weight is not None:
+                _, raw_windows = to_epiweek_sums(daily, window_end)  # the replay's truth
+                pooled = recalibrate_pool(pooled, weekly, raw_windows, params, rng)
             if sunday is not None:  # the baseline does not know the Sunday already counted
                 pooled[:, 0, :] = np.maximum(pooled[:, 0, :], sunday[:, None])
             out["default"] = pooled
