@@ -66,8 +66,8 @@ def _backtest_with_progress(
     type=click.Choice(MODEL_NAMES),
     default="default",
     show_default=True,
-    help="Forecaster: default (pool of trend, calibrated persistence and baseline), trend, "
-    "or the COVIDhub baseline.",
+    help="Forecaster: default (pool of trend, calibrated persistence and baseline, "
+    "recalibrated from its own past PITs), trend, or the COVIDhub baseline.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the baseline.")
 def backtest(cases_path: Path, forecast_dates: str, out_path: Path, model: str, seed: int) -> None:

@@ -27,7 +27,9 @@ The ``"trend"`` and ``"default"`` models are built to survive Vietnamese reporti
   same online error quantiles) and the COVIDhub-baseline, which keeps the baseline's
   robustness at turning points; outside the central 90% interval the quantiles reach at
   least as far as the pool of the two calibrated forecasts, because the baseline's tails are
-  far too narrow (``forecast._trend.pool_with_baseline``).
+  far too narrow (``forecast._trend.pool_with_baseline``); the pool's levels are then
+  remapped so that its own PITs at the last 10 observed origins would have been uniform
+  (``forecast._recalibrate.recalibrate_pool``).
 
 Quantiles are non-negative and non-decreasing by construction. Only rows dated strictly
 before the forecast date are read.
@@ -186,7 +188,7 @@ def forecast_series(
         ``"baseline"`` is the COVIDhub-baseline; ``"trend"`` the mean of a local level and
         damped log-linear trends with online error quantiles; ``"default"`` the linear pool of
         the trend, the calibrated persistence forecast and the baseline (tails at least as
-        wide as the calibrated two's).
+        wide as the calibrated two's), recalibrated from its own past PITs.
     horizons_weeks : int
         Weekly targets ``1..horizons_weeks wk ahead inc case`` (1-8).
     horizons_days : int

@@ -155,7 +155,7 @@ def goal_check(results: dict[str, dict[str, pd.DataFrame]], *, history: bool = T
 
 HISTORY = """### History: what was looked at, what changed, on which data
 
-Honesty note: this evaluation set has been run four times, each time once with the
+Honesty note: this evaluation set has been run five times, each time once with the
 method frozen, and every result was published (relative WIS pooled / 95% coverage / 50%
 coverage):
 
@@ -167,7 +167,29 @@ coverage):
 | 2nd session | `trend` (as today) | 0.703 | 0.890 | 0.517 |
 | 3rd session | `default` (linear pool of trend, persistence, baseline) | 0.709 | 0.899 | 0.346 |
 | 3rd session | `trend` | 0.703 | 0.890 | 0.517 |
-| 4th session | `default` and `trend`: the tables above | | | |
+| 4th session | `default` (pool, freshest data, error cap 1.25) | 0.694 | 0.919 | 0.364 |
+| 4th session | `trend` | 0.682 | 0.914 | 0.518 |
+| 5th session | `default` and `trend`: the tables above | | | |
+
+Fifth session (26 Nov 2026, evening): the fourth look met three goals and missed the 50%
+coverage (0.364): the components calibrate themselves from their past errors, but their
+pool with the baseline was never calibrated as a whole, and the baseline's central
+intervals covered 14% of those weeks. The change below is the general remedy for that
+kind of miss, whatever its cause -- the pool **recalibrated online from its own PITs** at
+the last 10 origins whose targets are observed (`forecast._recalibrate`; Kuleshov et al.
+2018) -- and its one setting was chosen on the four tuning sets only, by a rule stated
+before the runs: the lowest mean pooled relative WIS with 95% coverage >= 0.90 on every
+set and 50% coverage in [0.40, 0.60] on the two Delta sets. Prior weight (pseudo-PITs of
+a calibrated forecast per location) 15: 0.863, 50: 0.855, 100: 0.853, **200: 0.853**,
+400: 0.853, off: 0.862 (vnexpress 0.862 -> 0.869, vncdc 2021 0.721 -> 0.723, NCSC early
+0.869 -> 0.864, vncdc 2020 0.995 -> 0.955); 50% coverage on the Delta sets 0.491 -> 0.521
+and 0.470 -> 0.501, on their rising weeks 0.32 -> 0.38 and 0.21 -> 0.27 (on the quiet
+sets' few rising weeks, mostly from 0, it fell: 0.16 -> 0.09 and 0.08 -> 0.06). Then the
+evaluation was run once with the method frozen. We say plainly that the change was
+motivated by what the fourth look showed, so this set is no longer a clean test of the
+50% coverage; the check that was never used to choose anything, Bắc Ninh's communes, moved
+from 0.979 to 0.965 pooled relative WIS and from 0.882 to 0.894 95% coverage (50%: 0.457
+-> 0.451).
 
 Fourth session (26 Nov 2026, later that day): after the third look, two changes were chosen
 on the four tuning sets only, then the evaluation was run once with the method frozen:
@@ -266,7 +288,9 @@ def main() -> None:
         " known for week 1, with online empirical error quantiles --, the same calibration "
         "around the last week's value (calibrated persistence), and the COVIDhub-baseline; "
         "tails outside the central 90% interval at least as wide as the two calibrated "
-        "forecasts') and `trend` alone, each against the COVIDhub-baseline on exactly the "
+        "forecasts'; the pool's levels then remapped from its own PITs at the last 10 "
+        "origins whose targets are observed) and `trend` alone, each against the "
+        "COVIDhub-baseline on exactly the "
         "same forecasts. `relative_wis` = mean WIS / mean baseline WIS; `relative_abs_error` "
         "the same for the absolute error of the point (median). Coverage = share of observed "
         "weeks inside the central 50% / 95% interval. See `docs/forecasting.md` for the "
