@@ -67,7 +67,7 @@ def test_same_seed_same_set_other_seed_other_set(small_set: gpd.GeoDataFrame) ->
 
 @settings(max_examples=10, deadline=None)
 @given(
-    n=st.integers(min_value=2, max_value=60),
+    n=st.integers(min_value=3, max_value=60),
     provinces=st.integers(min_value=1, max_value=3),
     total=st.integers(min_value=60, max_value=10**9),
 )
