@@ -119,6 +119,46 @@ def read_at_levels(quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(lo + frac * (hi - lo), axis=-1)
 
 
+def pooled_quantiles(
+    weekly: np.ndarray,
+    raw_weekly: np.ndarray,
+    horizons_weeks: int,
+    params: TrendParams,
+    rng: np.random.Generator,
+    *,
+    num_samples: int = 100_000,
+) -> np.ndarray:
+    """The pool of trend, calibrated persistence and baseline made from these weeks.
+
+    Parameters
+    ----------
+    weekly, raw_weekly : numpy.ndarray
+        Cleaned and raw seven-day sums (n_weeks, L); the trend reads the first, the
+        COVIDhub-baseline the second.
+    horizons_weeks : int
+        Weeks ahead.
+    params : TrendParams
+        Hyperparameters of the components and the pool.
+    rng : numpy.random.Generator
+        Randomness of the baseline.
+    num_samples : int
+        Sampled paths of the baseline.
+
+    Returns
+    -------
+    numpy.ndarray
+        (L, horizons_weeks, 23) quantiles, before recalibration.
+    """
+    return pool_with_baseline(
+        trend_quantiles(weekly, horizons_weeks, params),
+        trend_quantiles(weekly, horizons_weeks, persistence_params(params)),
+        baseline_quantiles(
+            raw_weekly, horizons_weeks=horizons_weeks, num_samples=num_samples, rng=rng
+        ),
+        params,
+    )
+
+
 def replayed_pits(
     weekly: np.ndarray,
     raw_weekly: np.ndarray,
@@ -160,13 +200,8 @@ def replayed_pits(
     median = len(QUANTILE_LEVELS) // 2
     for t in range(first, last):
         reach = min(horizons_weeks, last - t)
-        pooled = pool_with_baseline(
-            trend_quantiles(weekly[: t + 1], reach, params),
-            trend_quantiles(weekly[: t + 1], reach, persistence_params(params)),
-            baseline_quantiles(
-                raw_weekly[: t + 1], horizons_weeks=reach, num_samples=num_samples, rng=rng
-            ),
-            params,
+        pooled = pooled_quantiles(
+            weekly[: t + 1], raw_weekly[: t + 1], reach, params, rng, num_samples=num_samples
         )
         for h in range(1, reach + 1):
             if t < last - h - params.error_window_weeks + 1:

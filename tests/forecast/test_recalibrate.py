@@ -6,13 +6,13 @@ import pytest
 
 from forecast._recalibrate import (
     mid_pit,
+    pooled_quantiles,
     read_at_levels,
     recalibrate_pool,
     recalibrated_levels,
     replayed_pits,
 )
-from forecast._trend import TrendParams, persistence_params, pool_with_baseline, trend_quantiles
-from forecast.baseline import baseline_quantiles
+from forecast._trend import TrendParams
 from forecast.hub import QUANTILE_LEVELS
 from forecast.models import forecast_series
 
@@ -88,12 +88,7 @@ def test_recalibration_widens_a_pool_that_missed_and_keeps_a_calibrated_one():
     replay = replayed_pits(weekly, weekly, 4, params, np.random.default_rng(0))
     pits = np.concatenate([p for p, _ in replay])
     assert np.mean((pits > 0.25) & (pits < 0.75)) < 0.40  # the pool's 50% intervals missed
-    pooled = pool_with_baseline(
-        trend_quantiles(weekly, 4, params),
-        trend_quantiles(weekly, 4, persistence_params(params)),
-        baseline_quantiles(weekly, horizons_weeks=4, rng=np.random.default_rng(1)),
-        params,
-    )
+    pooled = pooled_quantiles(weekly, weekly, 4, params, np.random.default_rng(1))
     out = recalibrate_pool(pooled, weekly, weekly, params, np.random.default_rng(0))
     width = lambda q: q[..., 16] - q[..., 6]  # noqa: E731
     assert np.all(width(out) >= width(pooled))
@@ -101,12 +96,7 @@ def test_recalibration_widens_a_pool_that_missed_and_keeps_a_calibrated_one():
     # a steady series: the pool is about calibrated and barely moves
     rng = np.random.default_rng(2)
     steady = np.round(np.exp(np.log(800.0) + 0.3 * rng.standard_normal((56, 40))))
-    pooled = pool_with_baseline(
-        trend_quantiles(steady, 4, params),
-        trend_quantiles(steady, 4, persistence_params(params)),
-        baseline_quantiles(steady, horizons_weeks=4, rng=np.random.default_rng(1)),
-        params,
-    )
+    pooled = pooled_quantiles(steady, steady, 4, params, np.random.default_rng(1))
     kept = recalibrate_pool(pooled, steady, steady, params, np.random.default_rng(0))
     ratio = np.mean(width(kept)) / np.mean(width(pooled))
     assert 0.85 < ratio < 1.15
