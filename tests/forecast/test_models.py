@@ -264,6 +264,10 @@ def test_persistence_forecasts_the_last_week():
         ({"pool_weights": (0.5, 0.5)}, r"pool_weights=\(0.5, 0.5\); expected three"),
         ({"pool_weights": (1.0, -0.5, 0.5)}, r"expected three non-negative weights"),
         ({"pool_weights": (0.0, 0.0, 1.0)}, r"the first two with a positive sum"),
+        (
+            {"recalibration_prior_weight": 0.0},
+            r"recalibration_prior_weight=0.0; expected a positive number, or None",
+        ),
     ],
 )
 def test_trend_params_are_checked(kwargs, match):
