@@ -63,6 +63,11 @@ def test_map_is_usable_on_a_phone_viewport(browser, live_server) -> None:
         box = page.locator(".folium-map").bounding_box()
         assert box is not None and box["width"] >= 380 and box["height"] >= 500
         assert page.locator("#lang-switch").is_visible()
+        # the collapsed legend must not cover the scale bar in the corner they share
+        legend = page.locator(".legend").bounding_box()
+        scale = page.locator(".leaflet-control-scale").bounding_box()
+        assert legend is not None and scale is not None
+        assert legend["y"] + legend["height"] <= scale["y"]
     finally:
         context.close()
 
